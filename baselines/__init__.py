@@ -1,0 +1,1 @@
+"""What a submission changes: recipe steps, their registry and recipes."""

@@ -1,0 +1,7 @@
+"""Built-in recipe steps. Importing this package registers them all.
+
+Step names and parameter names follow DCLM's mappers, so a DCLM recipe
+reads the same here.
+"""
+
+from baselines.steps import urls, langid, content, repetition, lines  # noqa: F401

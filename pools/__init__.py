@@ -1,0 +1,2 @@
+"""Where documents come from: the tier -> pool table, pool manifests,
+download, WARC/WET ingestion and the embedded toy pool."""
