@@ -1,0 +1,144 @@
+"""Throughput of the DCLM heuristic chain on the 3,305 shared real web documents.
+
+Prints, as medians over --repeats runs:
+  1. the whole chain in one process on one core: docs/s and MB/s per core,
+     with the time spent in each step;
+  2. the baseline measured in the same run: the same chain with the
+     repetition step's words split by uniseg 0.10.1 (DCLM's segmenter),
+     on a subset, and our speed-up over it;
+  3. `dcbench process` on Ray with 1 and 2 workers over the documents cut
+     into shards: wall time, MB/s and the speed-up from 1 to 2 workers.
+
+    python benchmarks/heuristics.py [--repeats 3] [--recipe baselines/recipes/dclm_baseline.yaml]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from baselines.recipe import load_recipe  # noqa: E402
+from dcbench.runner import _run_chain, run  # noqa: E402
+from dcbench.shards import write_shard  # noqa: E402
+from dcbench.stepstats import new_step_stats  # noqa: E402
+
+DEFAULT_DOCS = REPO.parent / "shared" / "data" / "web" / "web_docs_combined.jsonl"
+
+
+def load_pages(path: Path) -> list[dict]:
+    pages = []
+    for line in path.open(encoding="utf-8"):
+        d = json.loads(line)
+        url = d.get("url") or f"https://{d['source']}.example/{d['id']}"
+        pages.append({"text": d["text"], "metadata": {"WARC-Target-URI": url}})
+    return pages
+
+
+def chain_once(chain, pages) -> tuple[float, list[dict], int]:
+    steps = [new_step_stats(c.label, c.spec.kind, c.spec.targets) for c, _ in chain]
+    kept = 0
+    start = time.process_time()
+    for p in pages:
+        kept += len(_run_chain(dict(p, metadata=dict(p["metadata"])), chain, steps, [], "bench"))
+    return time.process_time() - start, steps, kept
+
+
+def single_core(recipe, pages, repeats: int) -> float:
+    chain = recipe.build()
+    mb = sum(len(p["text"].encode()) for p in pages) / 1e6
+    runs = [chain_once(chain, pages) for _ in range(repeats)]
+    secs = statistics.median(r[0] for r in runs)
+    steps, kept = runs[0][1], runs[0][2]
+    print(f"\n1. whole chain, one process, CPU time (median of {repeats}): {len(pages):,} docs, {mb:.1f} MB")
+    print(f"   {len(pages) / secs:,.0f} docs/s per core, {mb / secs:.2f} MB/s per core; kept {kept:,}")
+    total = sum(s["secs"] for s in steps)
+    for s in sorted(steps, key=lambda s: -s["secs"])[:8]:
+        print(f"     {s['name']:<40} {s['secs'] / total:6.1%}  removed {s['removed']:>5}")
+    return mb / secs
+
+
+def uniseg_baseline(recipe, pages, ours_mb_s: float, n_docs: int) -> None:
+    import baselines.steps.repetition as rep
+    import baselines.text as text
+    from uniseg.wordbreak import words as uniseg_words
+
+    subset = pages[:n_docs]
+    mb = sum(len(p["text"].encode()) for p in subset) / 1e6
+    chain = recipe.build()
+    ours, _, kept_ours = chain_once(chain, subset)
+    original = text.split_words
+
+    def reference(t: str, ignore_punctuation: bool = False, ignore_whitespace: bool = True) -> list[str]:
+        ws = [w for w in uniseg_words(t)]
+        if ignore_whitespace:
+            ws = [w for w in ws if w.strip()]
+        if ignore_punctuation:
+            ws = [w for w in ws if w[0].isalnum()]
+        return ws
+
+    patched = [m for m in (text, rep) if getattr(m, "split_words", None) is original]
+    for m in patched:
+        m.split_words = reference
+    try:
+        base_chain = load_recipe(recipe.source).build() if recipe.source else chain
+        base, _, kept_base = chain_once(base_chain, subset)
+    finally:
+        for m in patched:
+            m.split_words = original
+    print(f"\n2. baseline in the same run, first {n_docs} docs ({mb:.2f} MB): same chain, uniseg 0.10.1 words")
+    print(f"   uniseg: {mb / base:.3f} MB/s per core; ours: {mb / ours:.2f} MB/s per core; "
+          f"speed-up {base / ours:.1f}x; same decisions: {kept_base == kept_ours} ({kept_ours} kept)")
+
+
+def ray_scaling(recipe, pages, repeats: int, shards: int) -> None:
+    mb = sum(len(p["text"].encode()) for p in pages) / 1e6
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(shards):
+            write_shard(f"{tmp}/pool/shard_{i:03d}.jsonl", pages[i::shards])
+        walls = {}
+        from dcbench.runner import ray_init
+
+        ray_init(2, None)
+        for workers in (1, 2):
+            times = []
+            for r in range(repeats):
+                t = time.perf_counter()
+                run(recipe, f"{tmp}/pool", f"{tmp}/out-{workers}-{r}", workers=workers, max_quarantine=1.0)
+                times.append(time.perf_counter() - t)
+            walls[workers] = statistics.median(times)
+            print(f"   {workers} worker(s): wall {walls[workers]:.1f} s, {mb / walls[workers]:.2f} MB/s, "
+                  f"{mb / walls[workers] / workers:.2f} MB/s per worker")
+        print(f"   speed-up 1 -> 2 workers: {walls[1] / walls[2]:.2f}x")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--docs", default=str(DEFAULT_DOCS), help="jsonl with a `text` field per line")
+    ap.add_argument("--recipe", default=str(REPO / "baselines" / "recipes" / "dclm_baseline.yaml"))
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--baseline-docs", type=int, default=150, help="docs for the slow uniseg baseline")
+    ap.add_argument("--shards", type=int, default=8)
+    ap.add_argument("--skip-ray", action="store_true")
+    args = ap.parse_args()
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    pages = load_pages(Path(args.docs))
+    recipe = load_recipe(args.recipe)
+    print(f"recipe {recipe.name} ({len(recipe.steps)} steps) on {args.docs}; {os.cpu_count()} CPUs")
+    ours = single_core(recipe, pages, args.repeats)
+    uniseg_baseline(recipe, pages, ours, args.baseline_docs)
+    if not args.skip_ray:
+        print(f"\n3. dcbench process on Ray, {args.shards} shards (wall time, median of {args.repeats})")
+        ray_scaling(recipe, pages, args.repeats, args.shards)
+
+
+if __name__ == "__main__":
+    main()

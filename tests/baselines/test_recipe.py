@@ -1,0 +1,105 @@
+"""Recipes: shipped ones load, DCLM's YAML loads unchanged, and every mistake
+fails before work starts with a message naming the step and the parameter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from baselines.recipe import load_recipe, parse_recipe
+from baselines.registry import all_steps, get
+from dcbench.errors import ConfigError
+
+RECIPES = Path(__file__).resolve().parents[2] / "baselines" / "recipes"
+
+
+def parse(data):
+    return parse_recipe(data, source="t.yaml", text="", default_name="t")
+
+
+def test_shipped_recipes_load_and_build():
+    dclm = load_recipe(RECIPES / "dclm_baseline.yaml")
+    rw = load_recipe(RECIPES / "refinedweb.yaml")
+    assert len(dclm.steps) == 26 and len(rw.steps) == 27
+    assert [s.func for s in rw.steps if s not in ()][:2] == ["move_url_modifier", "url_substring_filter"]
+    assert len(dclm.build()) == 26
+
+
+def test_dclm_yaml_runs_unchanged(shared_data):
+    dclm_yaml = shared_data / "reference" / "dclm_baselines_configs" / "dclm_baseline_refinedweb.yaml"
+    theirs = load_recipe(dclm_yaml, source_name="cc")
+    ours = load_recipe(RECIPES / "dclm_baseline.yaml")
+    assert [s.func for s in theirs.steps] == [s.func for s in ours.steps]
+    # Same parameters wherever they do not name a file.
+    for a, b in zip(theirs.steps, ours.steps):
+        strip = lambda p: {k: v for k, v in p.items() if k not in ("banlist_from_fname", "if_missing")}
+        assert strip(a.params) == strip(b.params), a.func
+
+
+def test_every_registered_step_has_help_and_a_kind():
+    steps = all_steps()
+    assert len(steps) >= 21  # the distinct functions behind DCLM's 26 heuristic steps
+    for spec in steps.values():
+        assert spec.summary, f"{spec.name} has no one-line help"
+        assert spec.kind in ("filter", "modifier", "enricher")
+
+
+def test_unknown_step_suggests_and_points_to_the_list():
+    with pytest.raises(ConfigError, match=r"t.yaml: step 1: unknown step 'page_length_filtr'.*dcbench steps"):
+        parse({"steps": [{"func": "page_length_filtr"}]})
+
+
+def test_unknown_parameter_lists_the_accepted_ones():
+    with pytest.raises(ConfigError) as e:
+        parse({"steps": [{"func": "page_length_filter", "min_lenght": 50}]})
+    msg = str(e.value)
+    assert "step 'page_length_filter'" in msg and "'min_lenght'" in msg and "min_length" in msg
+
+
+def test_wrong_type_and_wrong_choice():
+    with pytest.raises(ConfigError, match=r"parameter 'min_length' must be .*got 'fifty'"):
+        parse({"steps": [{"func": "page_length_filter", "min_length": "fifty"}]})
+    with pytest.raises(ConfigError, match=r"parameter 'location' must be one of"):
+        parse({"steps": [{"func": "substring_line_modifier", "banlist": "x", "location": "middle"}]})
+    with pytest.raises(ConfigError, match="must be a mapping with a 'func'"):
+        parse({"steps": [["page_length_filter"]]})
+
+
+def test_ints_are_accepted_where_floats_are_asked():
+    r = parse({"steps": [{"func": "language_filter", "threshold": 1}]})
+    assert r.steps[0].params["threshold"] == 1.0 and isinstance(r.steps[0].params["threshold"], float)
+
+
+def test_dclm_markers_are_ignored_and_sources_are_chosen():
+    data = [{"source": "cc", "steps": ["commit", {"func": "move_url_modifier", "_aggregate": {"x": 1}}]},
+            {"source": "other", "steps": [{"func": "newline_removal_modifier"}]}]
+    with pytest.raises(ConfigError, match="choose one with --source-name"):
+        parse(data)
+    r = parse_recipe(data, source="t", text="", default_name="t", source_name="cc")
+    assert [(s.func, s.params) for s in r.steps] == [("move_url_modifier", {})]
+
+
+def test_yaml_is_read_safely(tmp_path):
+    path = tmp_path / "evil.yaml"
+    path.write_text("steps:\n  - !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_recipe(path)
+
+
+def test_recipe_id_follows_what_it_does_not_how_it_is_written():
+    a = parse({"steps": [{"func": "newline_removal_modifier", "max_consecutive": 2}]})
+    b = parse({"name": "other", "steps": [{"func": "newline_removal_modifier", "max_consecutive": 2}]})
+    c = parse({"steps": [{"func": "newline_removal_modifier", "max_consecutive": 3}]})
+    assert a.id == b.id != c.id
+
+
+def test_missing_resource_fails_at_build_time(tmp_path):
+    r = parse({"steps": [{"func": "url_substring_filter", "banlist_from_fname": str(tmp_path / "none.txt")}]})
+    with pytest.raises(ConfigError, match="url_substring_filter"):
+        r.build()
+
+
+def test_registry_lookup_message():
+    with pytest.raises(ConfigError, match="unknown step 'nope'"):
+        get("nope")

@@ -1,0 +1,160 @@
+"""The Ray runner: conservation on a messy pool, quarantine with reasons,
+resume after a failed or killed shard, and byte-identical output whatever the
+number of workers."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from baselines.recipe import load_recipe
+from dcbench.errors import ConfigError, DataError, RunError
+from dcbench.runner import run
+from dcbench.shards import write_shard
+
+RECIPES = Path(__file__).resolve().parents[2] / "baselines" / "recipes"
+SENTENCES = [
+    "The committee met on Tuesday to discuss the budget for the coming year and the plans that it will support.",
+    "Residents of the town have been asked to share their views on the proposal before the end of the month.",
+    "A new study suggests that the birds return to the same nesting sites with remarkable consistency.",
+    "Engineers working on the bridge said that the repairs would be finished well before the winter storms.",
+    "Teachers at the school have introduced a reading program that has proved popular with the students.",
+    "The museum is open every day except Monday, and entry to the permanent collection is free of charge.",
+]
+
+
+def page(i: int, url: str | None = None) -> dict:
+    text = "\n\n".join(SENTENCES[(i + k) % len(SENTENCES)] + f" Item {i}-{k} was noted." for k in range(5))
+    return {"text": text, "url": url or f"https://news.example.org/story/{i}",
+            "metadata": {"WARC-Target-URI": url or f"https://news.example.org/story/{i}"}}
+
+
+def make_messy_pool(root: Path) -> Path:
+    pool = root / "pool"
+    pool.mkdir()
+    write_shard(str(pool / "a.jsonl"), [page(i) for i in range(20)] + [page(99, "https://porn-hub.example.com/x")])
+    write_shard(str(pool / "b.jsonl.zst"), [page(i) for i in range(20, 40)])
+    write_shard(str(pool / "c.parquet"), [page(i) for i in range(40, 50)])
+    with open(pool / "d.jsonl", "wb") as f:  # one of each kind of bad record
+        f.write(json.dumps(page(60)).encode() + b"\n")
+        f.write(b'{"text": "unterminated\n')
+        f.write(b'{"text": "bad \xff utf8"}\n')
+        f.write(b'{"url": "https://no.text/"}\n')
+        f.write(b'{"text": 42, "url": "https://int.text/"}\n')
+        f.write(json.dumps({"text": "no metadata, so moving the URL fails"}).encode() + b"\n")
+    (pool / "e.jsonl.gz").write_bytes(b"")
+    write_shard(str(pool / "f.jsonl.gz"), [page(i) for i in range(100, 400)])
+    data = (pool / "f.jsonl.gz").read_bytes()
+    (pool / "f.jsonl.gz").write_bytes(data[: len(data) // 2])  # truncated gzip
+    write_shard(str(pool / "g.jsonl.zst"), [page(i) for i in range(400, 700)])
+    data = (pool / "g.jsonl.zst").read_bytes()
+    (pool / "g.jsonl.zst").write_bytes(data[: len(data) // 2])  # truncated zstd
+    return pool
+
+
+@pytest.fixture(scope="module")
+def recipe():
+    return load_recipe(RECIPES / "refinedweb.yaml")
+
+
+@pytest.fixture(scope="module")
+def messy(tmp_path_factory, recipe, ray_session):
+    root = tmp_path_factory.mktemp("messy")
+    pool = make_messy_pool(root)
+    result = run(recipe, str(pool), str(root / "out"), workers=2, max_quarantine=1.0)
+    return root, pool, result
+
+
+def data_bytes(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((out / "data").iterdir())}
+
+
+def test_every_step_conserves_documents(messy):
+    _, _, result = messy
+    stats = result.stats
+    t = stats["totals"]
+    steps = stats["steps"]
+    assert steps[0]["in"] == t["records"] - t["unreadable"]
+    for prev, cur in zip(steps, steps[1:]):
+        assert cur["in"] == prev["out"], cur["name"]
+    for s in steps:
+        assert s["in"] == s["kept"] + s["removed"] + s["quarantined"], s["name"]
+    removed = sum(s["removed"] for s in steps)
+    assert t["records"] == t["kept"] + removed + t["quarantined"]
+    assert t["kept"] == result.manifest.documents == steps[-1]["out"]
+
+
+def test_each_bad_record_is_quarantined_with_its_reason(messy):
+    root, _, result = messy
+    entries = [json.loads(line) for f in sorted((root / "out" / "quarantine").glob("*.jsonl")) for line in f.open()]
+    assert len(entries) == result.stats["totals"]["quarantined"]
+    reasons = {(e["shard"], e["step"], e["reason"].split(":")[0]) for e in entries}
+    assert ("d", "read", "malformed JSON") in reasons
+    assert ("d", "read", "invalid UTF-8 at byte 11") in reasons
+    assert ("d", "read", "missing 'text' field") in reasons
+    assert ("d", "read", "'text' is int, not a string") in reasons
+    assert ("d", "01 move_url_modifier", "KeyError") in reasons  # a step that raises loses the page, not the shard
+    assert any(e["shard"] == "f" and "truncated or corrupt gzip" in e["reason"] for e in entries)
+    assert any(e["shard"] == "g" and "truncated or corrupt zstd" in e["reason"] for e in entries)
+    bad_utf8 = next(e for e in entries if e["reason"].startswith("invalid UTF-8"))
+    assert "\\xff" in bad_utf8["record"]  # the raw record is kept, escaped
+
+
+def test_spam_url_is_removed_and_counted(messy):
+    _, _, result = messy
+    strict = next(s for s in result.stats["steps"] if s["name"] == "04 url_substring_filter")
+    assert strict["removed"] == 1
+    assert strict["samples"][0]["url"] == "https://porn-hub.example.com/x"
+
+
+def test_worker_count_does_not_change_the_output(messy, recipe, tmp_path):
+    root, pool, result = messy
+    one = run(recipe, str(pool), str(tmp_path / "one"), workers=1, max_quarantine=1.0)
+    assert data_bytes(tmp_path / "one") == data_bytes(root / "out")
+    assert one.manifest.id == result.manifest.id
+    assert (tmp_path / "one" / "manifest.json").read_text() == (root / "out" / "manifest.json").read_text()
+
+
+def test_resume_after_a_failed_and_a_killed_shard(messy, recipe, tmp_path):
+    root, pool, result = messy
+    pool2 = tmp_path / "pool"
+    shutil.copytree(pool, pool2)
+    out = tmp_path / "out"
+    # A shard that cannot be read fails after its retries; the others finish.
+    saved = (pool2 / "b.jsonl.zst").read_bytes()
+    (pool2 / "b.jsonl.zst").unlink()
+    (pool2 / "b.jsonl.zst").mkdir()
+    with pytest.raises(RunError, match=r"1 of 7 shards failed.*b\.jsonl\.zst.*re-run the same command"):
+        run(recipe, str(pool2), str(out), workers=2, max_retries=1, max_quarantine=1.0)
+    assert not (out / "stats" / "b.json").exists() and (out / "stats" / "a.json").exists()
+    (pool2 / "b.jsonl.zst").rmdir()
+    (pool2 / "b.jsonl.zst").write_bytes(saved)
+    # A shard killed mid-write: a half-written temporary file and no stats.
+    (out / "stats" / "c.json").unlink()
+    (out / "data" / "c.jsonl.gz").write_bytes(b"partial")
+    (out / "data" / "c.jsonl.gz.tmp-1-deadbeef").write_bytes(b"partial")
+    resumed = run(recipe, str(pool2), str(out), workers=2, max_quarantine=1.0)
+    assert resumed.skipped == 5
+    produced = {k: v for k, v in data_bytes(out).items() if ".tmp-" not in k}
+    assert produced == data_bytes(root / "out")
+    assert resumed.manifest.id == result.manifest.id
+
+
+def test_an_output_directory_belongs_to_one_recipe(messy, tmp_path):
+    root, pool, _ = messy
+    other = load_recipe(RECIPES / "dclm_baseline.yaml")
+    with pytest.raises(ConfigError, match="use a new --out"):
+        run(other, str(pool), str(root / "out"), workers=1)
+
+
+def test_quarantine_over_budget_fails_loudly(messy, recipe, tmp_path):
+    root, pool, _ = messy
+    with pytest.raises(DataError, match=r"over the budget of 1\.0%.*quarantine/"):
+        run(recipe, str(pool), str(tmp_path / "strict"), workers=2, max_quarantine=0.01)
+    # The work is done and kept: raising the budget finishes without redoing shards.
+    again = run(recipe, str(pool), str(tmp_path / "strict"), workers=2, max_quarantine=1.0)
+    assert again.skipped == 7

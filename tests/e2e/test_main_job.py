@@ -1,0 +1,66 @@
+"""The README's main job, as a user runs it: build the toy pool, then process
+it with the RefinedWeb recipe through the `dcbench` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def dcbench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "DCBENCH_RAY_TMP": str(cwd / "ray")}
+    return subprocess.run([sys.executable, "-m", "dcbench.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_toy_pool_then_refinedweb(tmp_path):
+    made = dcbench("pool", "toy", "--out", "pool", "--docs", "800", "--shards", "4", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert "800 documents in 4 shards" in made.stdout
+
+    recipe = str(REPO / "baselines" / "recipes" / "refinedweb.yaml")
+    done = dcbench("process", recipe, "--pool", "pool", "--out", "runs/rw", "--workers", "2", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    # The per-step summary table, the precision/recall table, and the progress bar on stderr.
+    assert "step" in out and "docs/s/core" in out and "10 language_filter" in out
+    assert "precision" in out and "recall" in out
+    assert "shard" in done.stderr
+    run_dir = tmp_path / "runs" / "rw"
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["kind"] == "dataset" and 0 < manifest["documents"] < 800
+    report = (run_dir / "report.html").read_text()
+    assert "<svg" in report and "Sample documents removed" in report
+
+    # Running it again resumes: every shard is skipped, the dataset id is the same.
+    again = dcbench("process", recipe, "--pool", "pool", "--out", "runs/rw", cwd=tmp_path)
+    assert again.returncode == 0 and "(4 shards already done)" in again.stdout
+    assert json.loads((run_dir / "manifest.json").read_text())["id"] == manifest["id"]
+
+
+def test_bad_recipe_fails_before_work_with_exit_code_2(tmp_path):
+    (tmp_path / "bad.yaml").write_text("steps:\n  - func: page_length_filter\n    min_length: fifty\n")
+    (tmp_path / "pool").mkdir()
+    (tmp_path / "pool" / "s.jsonl").write_text('{"text": "x"}\n')
+    res = dcbench("process", "bad.yaml", "--pool", "pool", "--out", "out", cwd=tmp_path)
+    assert res.returncode == 2
+    assert "page_length_filter" in res.stderr and "min_length" in res.stderr and "fifty" in res.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_pool_is_exit_code_3(tmp_path):
+    recipe = str(REPO / "baselines" / "recipes" / "refinedweb.yaml")
+    res = dcbench("process", recipe, "--pool", "nowhere", "--out", "out", cwd=tmp_path)
+    assert res.returncode == 3 and "not found" in res.stderr
+
+
+def test_help_teaches():
+    res = subprocess.run([sys.executable, "-m", "dcbench.cli", "--help"], capture_output=True, text=True)
+    assert res.returncode == 0 and "dcbench pool toy" in res.stdout and "Exit codes" in res.stdout
+    res = subprocess.run([sys.executable, "-m", "dcbench.cli", "process", "--help"], capture_output=True, text=True)
+    assert "resumes" in res.stdout and "--workers" in res.stdout
