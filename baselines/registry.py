@@ -24,7 +24,7 @@ from dcbench.errors import ConfigError
 Page = dict[str, Any]
 Mapper = Callable[[Page], list[Page]]
 
-KINDS = ("filter", "modifier", "enricher")
+KINDS = ("filter", "modifier", "enricher", "global")
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from baselines.recipe import load_recipe  # noqa: E402
-from dcbench.runner import _run_chain, run  # noqa: E402
+from dcbench.runner import run  # noqa: E402
+from dcbench.shardwork import run_chain  # noqa: E402
 from dcbench.shards import write_shard  # noqa: E402
 from dcbench.stepstats import new_step_stats  # noqa: E402
 
@@ -48,7 +49,7 @@ def chain_once(chain, pages) -> tuple[float, list[dict], int]:
     kept = 0
     start = time.process_time()
     for p in pages:
-        kept += len(_run_chain(dict(p, metadata=dict(p["metadata"])), chain, steps, [], "bench"))
+        kept += len(run_chain(dict(p, metadata=dict(p["metadata"])), chain, steps, [], "bench"))
     return time.process_time() - start, steps, kept
 
 

@@ -43,12 +43,12 @@ def merge(total: list[dict[str, Any]] | None, shard: list[dict[str, Any]]) -> li
 
 def precision_recall(step: dict[str, Any]) -> dict[str, float | int] | None:
     """Against planted labels: of the documents the step removed (a modifier:
-    modified), the share that carried a defect it targets (precision); of the
+    modified; a global step such as dedup: either), the share that carried a defect it targets (precision); of the
     documents with a targeted defect that reached it, the share it acted on
     (recall). None when the step has no targets or saw no labelled documents."""
     if not step["targets"] or not step["labels_in"]:
         return None
-    acted = step["modified"] if step["kind"] == "modifier" else step["removed"]
+    acted = {"modifier": step["modified"], "global": step["removed"] + step["modified"]}.get(step["kind"], step["removed"])
     return {
         "acted": acted,
         "true": step["target_acted"],
