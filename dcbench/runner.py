@@ -171,7 +171,7 @@ def _dispatch(todo: list[tuple[str, str]], sdir: str, recipe: Any, fmt: str, sta
                 stats = ray.get(ref)
             except Exception as e:  # the task failed after its retries
                 cause = getattr(e, "cause", None) or e
-                first_line = (str(cause).splitlines() or [""])[0]
+                first_line = (str(cause).splitlines() or [""])[0].removeprefix(f"{uri}: ")
                 failed.append(f"{uri}: {type(cause).__name__}: {first_line}")
                 continue
             done[stats["shard"]] = stats

@@ -62,7 +62,7 @@ def test_wrong_type_and_wrong_choice():
         parse({"steps": [{"func": "page_length_filter", "min_length": "fifty"}]})
     with pytest.raises(ConfigError, match=r"parameter 'location' must be one of"):
         parse({"steps": [{"func": "substring_line_modifier", "banlist": "x", "location": "middle"}]})
-    with pytest.raises(ConfigError, match="must be a mapping with a 'func'"):
+    with pytest.raises(ConfigError, match="a step is a mapping with a 'func'"):
         parse({"steps": [["page_length_filter"]]})
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 import sys
 from pathlib import Path
 
@@ -13,7 +14,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def dcbench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "DCBENCH_RAY_TMP": str(cwd / "ray")}
+    # Ray's socket paths must stay under 107 bytes: a short private temp dir, not pytest's deep one.
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "DCBENCH_RAY_TMP": tempfile.mkdtemp(prefix="dcb")}
     return subprocess.run([sys.executable, "-m", "dcbench.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
 
