@@ -40,6 +40,31 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_process)
 
+    q = sub.add_parser(
+        "quality", help="train a fastText quality classifier (DCLM's settings)",
+        description="Quality classifiers for the classify_fasttext_hq_prob_enricher step.")
+    qsub = q.add_subparsers(dest="quality_command", metavar="QUALITY_COMMAND")
+    qsub.required = True
+    t = qsub.add_parser(
+        "train", help="train POS (high quality) against NEG (raw pool) documents",
+        description=("Train a supervised fastText classifier with DCLM's settings: word bigrams, lr 0.1, dim 100, "
+                     "epoch 5, minCount 1, seed 42. POS and NEG are shards (jsonl[.gz|.zst], parquet; field text), "
+                     "directories of shards, or fastText-format .txt files (lines '__label__x text')."),
+        epilog="example:\n  dcbench quality train toy_pool/reference/hq.jsonl toy_pool -o hq_vs_pool.bin --bucket 100000",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("pos", nargs="+", help="high-quality documents (label __label__hq)")
+    t.add_argument("neg", help="raw pool documents (label __label__cc): a shard, .txt or directory")
+    t.add_argument("-o", "--output", required=True, help="model path (.bin)")
+    t.add_argument("--epoch", type=int, default=5)
+    t.add_argument("--lr", type=float, default=0.1)
+    t.add_argument("--dim", type=int, default=100)
+    t.add_argument("--word-ngrams", type=int, default=2)
+    t.add_argument("--bucket", type=int, default=2_000_000,
+                   help="hash buckets (default 2M as DCLM: an 800 MB model; 100k gives ~40 MB)")
+    t.add_argument("--seed", type=int, default=42)
+    t.add_argument("--valid", default=None, help="a held-out file to report precision@1 on")
+    t.set_defaults(func=_quality_train)
+
     s = sub.add_parser("steps", help="list the registered recipe steps and their parameters",
                        description="Every step a recipe may name, with its parameters, types and defaults.")
     s.add_argument("name", nargs="?", help="show one step in full")
@@ -53,7 +78,9 @@ def _process(args: argparse.Namespace) -> int:
     from dcbench.report import format_precision_recall, format_summary, render_html
     from dcbench.runner import run
 
-    recipe = load_recipe(args.recipe, source_name=args.source_name)
+    from dcbench.poolref import pool_dir
+
+    recipe = load_recipe(args.recipe, source_name=args.source_name, variables={"pool": pool_dir(args.pool)})
     bar = None
     docs = [0]
 
@@ -84,6 +111,37 @@ def _process(args: argparse.Namespace) -> int:
         f.write(render_html(result.stats, f"dcbench: {recipe.name} on {result.manifest.extra['pool_name']}"))
     print(f"\ndataset {result.manifest.id}: {result.manifest.documents:,} documents -> {result.out_dir}/ "
           f"(report.html, manifest.json)")
+    return 0
+
+
+def _expand_inputs(paths: list[str]) -> list[str]:
+    from pathlib import Path
+
+    out: list[str] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            out.extend(str(f) for f in sorted(path.rglob("*")) if f.is_file() and f.name != "manifest.json"
+                       and any(f.name.endswith(x) for x in (".jsonl", ".jsonl.gz", ".jsonl.zst", ".parquet")))
+        else:
+            out.append(p)
+    return out
+
+
+def _quality_train(args: argparse.Namespace) -> int:
+    from baselines.quality.fasttext_quality import train
+    from dcbench.errors import ConfigError
+
+    pos, neg = _expand_inputs(args.pos), _expand_inputs([args.neg])
+    if not pos or not neg:
+        raise ConfigError("quality train: no input documents found in POS or NEG")
+    report = train(pos, neg, args.output, lr=args.lr, dim=args.dim, epoch=args.epoch, word_ngrams=args.word_ngrams,
+                   bucket=args.bucket, seed=args.seed, valid=args.valid)
+    counts = ", ".join(f"{k} {v:,}" for k, v in report.label_counts.items())
+    print(f"trained {report.model_path} on {report.train_examples:,} examples ({counts}) in {report.seconds:.1f} s; "
+          f"train precision@1 {report.train_precision_at_1:.3f}"
+          + (f"; valid precision@1 {report.precision_at_1:.3f} on {report.valid_examples:,}" if report.valid_examples else "")
+          + (f"; skipped {report.skipped_empty} empty, {report.skipped_bad} unreadable" if report.skipped_empty or report.skipped_bad else ""))
     return 0
 
 

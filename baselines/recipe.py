@@ -64,7 +64,9 @@ class Recipe:
         return [(s, s.spec.build(s.params, where=f"{self.source}: step {s.label}")) for s in self.steps]
 
 
-def load_recipe(path: str | Path, source_name: str | None = None) -> Recipe:
+def load_recipe(path: str | Path, source_name: str | None = None, variables: dict[str, str] | None = None) -> Recipe:
+    """Read and validate a recipe. `variables` fill `{name}` in string parameters
+    (`dcbench process` passes `pool`, the pool's directory)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -74,7 +76,8 @@ def load_recipe(path: str | Path, source_name: str | None = None) -> Recipe:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from e
-    return parse_recipe(data, source=str(path), text=text, default_name=path.stem, source_name=source_name)
+    return parse_recipe(data, source=str(path), text=text, default_name=path.stem, source_name=source_name,
+                        variables=variables)
 
 
 def recipe_from_dict(data: dict[str, Any]) -> Recipe:
@@ -82,7 +85,8 @@ def recipe_from_dict(data: dict[str, Any]) -> Recipe:
     return parse_recipe(data, source=data.get("name", "recipe"), text="", default_name="recipe")
 
 
-def parse_recipe(data: Any, *, source: str, text: str, default_name: str, source_name: str | None = None) -> Recipe:
+def parse_recipe(data: Any, *, source: str, text: str, default_name: str, source_name: str | None = None,
+                 variables: dict[str, str] | None = None) -> Recipe:
     if isinstance(data, list):
         data = _pick_dclm_source(data, source, source_name)
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
@@ -92,7 +96,7 @@ def parse_recipe(data: Any, *, source: str, text: str, default_name: str, source
         raise ConfigError(f"{source}: unknown recipe keys {sorted(unknown)}; accepted: {sorted(_RECIPE_KEYS)}")
     steps = []
     for raw in data["steps"]:
-        cfg = _parse_step(raw, len(steps) + 1, source)
+        cfg = _parse_step(raw, len(steps) + 1, source, variables or {})
         if cfg is not None:
             steps.append(cfg)
     if not steps:
@@ -113,7 +117,17 @@ def _pick_dclm_source(blocks: list[Any], source: str, source_name: str | None) -
     raise ConfigError(f"{source}: no source named {source_name!r}; the recipe has {names}")
 
 
-def _parse_step(raw: Any, index: int, source: str) -> StepConfig | None:
+def _expand(value: Any, variables: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        for name, sub in variables.items():
+            value = value.replace("{" + name + "}", sub)
+        return value
+    if isinstance(value, list):
+        return [_expand(v, variables) for v in value]
+    return value
+
+
+def _parse_step(raw: Any, index: int, source: str, variables: dict[str, str]) -> StepConfig | None:
     where = f"{source}: step {index}"
     if raw == "commit":
         return None  # DCLM's flush marker: our runner writes once per shard anyway
@@ -121,7 +135,7 @@ def _parse_step(raw: Any, index: int, source: str) -> StepConfig | None:
         raw = {"func": raw}
     if not isinstance(raw, dict) or not isinstance(raw.get("func"), str):
         raise ConfigError(f"{where}: a step is a mapping with a 'func' naming a registered step, got {raw!r}")
-    params = {k: v for k, v in raw.items() if k != "func" and not str(k).startswith("_")}
+    params = {k: _expand(v, variables) for k, v in raw.items() if k != "func" and not str(k).startswith("_")}
     spec = get(raw["func"], where)
     params = spec.validate(params, where)
     json.dumps(params)  # parameters must be plain data: they are hashed into the recipe id

@@ -74,3 +74,13 @@ def _check_unique_stems(uris: list[str], spec: str) -> None:
         stems[s] = u
 
 
+
+
+def pool_dir(spec: str) -> str:
+    """The directory a pool lives in (for `{pool}` in recipes): the directory
+    itself, a manifest's or a shard's directory, or a glob's fixed prefix."""
+    fs, path = fsspec.core.url_to_fs(spec)
+    if fs.isdir(path):
+        return spec.rstrip("/")
+    head = spec.split("*", 1)[0].split("?", 1)[0].split("[", 1)[0]
+    return head.rsplit("/", 1)[0] if "/" in head else "."

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+TOY_CLASSIFIER = "quality/fasttext_hq_vs_pool.bin"  # what baselines/recipes/dclm_baseline.yaml scores with
+
 EPILOG = """\
 examples:
   dcbench pool toy --out pool/                     # the embedded default pool (no download)
@@ -33,13 +35,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
             "(boilerplate, spam URLs, non-English, bullets, repetition, duplicates, too short/long). "
             "Every document carries its ground truth in `planted`, so each filter's precision and "
             "recall can be measured. Also writes reference/hq.jsonl, a small high-quality set for "
-            "training a quality classifier."
+            "training a quality classifier, and trains one on it (quality/fasttext_hq_vs_pool.bin)."
         ),
     )
     toy.add_argument("--out", required=True, help="output directory (shards, manifest.json, reference/)")
     toy.add_argument("--docs", type=int, default=4000, help="number of pool documents (default 4000)")
     toy.add_argument("--shards", type=int, default=8, help="number of shards (default 8)")
     toy.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    toy.add_argument("--no-classifier", action="store_true",
+                     help=f"skip training {TOY_CLASSIFIER} (reference set vs pool, DCLM's fastText settings)")
     toy.set_defaults(func=_toy)
 
     ingest = psub.add_parser(
@@ -75,6 +79,14 @@ def _toy(args: argparse.Namespace) -> int:
 
     manifest = build_toy_pool(args.out, n_docs=args.docs, n_shards=args.shards, seed=args.seed)
     print(f"toy pool: {manifest.documents} documents in {len(manifest.shards)} shards -> {args.out}")
+    if not args.no_classifier:
+        from baselines.quality.fasttext_quality import train
+
+        # DCLM's recipe: the high-quality reference set against raw pool pages.
+        report = train([f"{args.out}/reference/hq.jsonl"], manifest.shard_uris(args.out),
+                       f"{args.out}/{TOY_CLASSIFIER}", bucket=100_000, seed=args.seed + 42)
+        print(f"quality classifier: {report.train_examples:,} examples, train precision@1 "
+              f"{report.train_precision_at_1:.3f} -> {args.out}/{TOY_CLASSIFIER}")
     return 0
 
 

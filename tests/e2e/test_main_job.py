@@ -66,3 +66,32 @@ def test_help_teaches():
     assert res.returncode == 0 and "dcbench pool toy" in res.stdout and "Exit codes" in res.stdout
     res = subprocess.run([sys.executable, "-m", "dcbench.cli", "process", "--help"], capture_output=True, text=True)
     assert "resumes" in res.stdout and "--workers" in res.stdout
+
+
+def test_dclm_baseline_on_the_toy_pool_finds_the_planted_duplicates(tmp_path):
+    made = dcbench("pool", "toy", "--out", "pool", "--docs", "800", "--shards", "4", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "pool" / "quality" / "fasttext_hq_vs_pool.bin").is_file()
+    recipe = str(REPO / "baselines" / "recipes" / "dclm_baseline.yaml")
+    done = dcbench("process", recipe, "--pool", "pool", "--out", "runs/dclm", "--workers", "2", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    stats = json.loads((tmp_path / "runs" / "dclm" / "stats.json").read_text())
+    names = [s["name"] for s in stats["steps"]]
+    assert names[-3:] == ["27 bff_dedup", "28 classify_fasttext_hq_prob_enricher", "29 top_fraction_filter"]
+    bff = stats["steps"][-3]
+    assert bff["target_in"] > 0 and bff["target_acted"] == bff["target_in"]  # every planted copy found
+    assert "27 bff_dedup" in done.stdout and "exact_duplicate,near_duplicate" in done.stdout
+    kept_in = stats["steps"][-1]["in"]
+    assert stats["totals"]["kept"] == round(0.1 * kept_in)  # top 10% of what reached the quality step
+
+
+def test_quality_train_command(tmp_path):
+    pos = tmp_path / "hq.jsonl"
+    neg = tmp_path / "pool.jsonl"
+    pos.write_text("".join(json.dumps({"text": f"The theorem follows from lemma {i} by induction on n."}) + "\n"
+                           for i in range(40)))
+    neg.write_text("".join(json.dumps({"text": f"click here buy now cheap deals {i} free shipping"}) + "\n"
+                           for i in range(40)))
+    res = dcbench("quality", "train", str(pos), str(neg), "-o", "m.bin", "--bucket", "10000", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "80 examples" in res.stdout and (tmp_path / "m.bin").stat().st_size > 0

@@ -276,7 +276,7 @@ def test_word_splitting_matches_uniseg(pool):
         assert UAX_WORD.findall(d["text"]) == [w for w in words(d["text"]) if w[0].isalnum()], label
 
 
-def test_duplicates_copy_a_clean_document_in_another_shard(pool):
+def test_duplicates_copy_a_clean_document_in_an_earlier_shard(pool):
     _, _, docs = pool
     clean = [d for d in docs if not d["planted"]]
     by_text = {d["text"]: d for d in clean}
@@ -294,7 +294,7 @@ def test_duplicates_copy_a_clean_document_in_another_shard(pool):
             assert _containment(d["text"], orig["text"]) > 0.8
         else:
             continue
-        assert orig["shard"] != d["shard"] and orig["url"] != d["url"]
+        assert orig["shard"] < d["shard"] and orig["url"] != d["url"]
 
 
 def _containment(text: str, original: str, n: int = 13) -> float:
@@ -321,7 +321,9 @@ def test_label_shares_at_the_default_size(pool):
     _, _, docs = pool
     counts = Counter(_label(d) for d in docs)
     for label in DEFECTS:
-        assert 0.02 <= counts[label] / len(docs) <= 0.04, label
+        # Duplicates in the first shard have no earlier shard to copy from and become clean.
+        low = 0.02 * 7 / 8 if label.endswith("duplicate") else 0.02
+        assert low <= counts[label] / len(docs) <= 0.04, label
     assert counts["too_long"] == 2
     clean = counts["clean"] + counts["hq_style"]
     assert 0.50 <= clean / len(docs) <= 0.55

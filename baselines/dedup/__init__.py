@@ -1,0 +1,1 @@
+"""Deduplication steps: exact (a hash per document) and BFF-style Bloom-filter n-gram dedup."""

@@ -1,0 +1,211 @@
+"""Global dedup steps: BFF Bloom-filter n-gram dedup, exact dedup, MinHash LSH.
+
+Each is a global step (see `dcbench.stages`): `analyze` reads the whole
+dataset once and decides per document; `apply` enacts the decision shard by
+shard. Decisions depend only on the documents and their global order (shards
+by name, documents in file order), never on the number of workers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from typing import Any, Callable, Literal
+
+import numpy as np
+
+from baselines.registry import Mapper, Page, step
+from dcbench.errors import ConfigError
+from dcbench.shards import Bad, read_shard, shard_stem
+
+log = logging.getLogger(__name__)
+
+
+def _good_docs(uri: str):
+    return (d for d in read_shard(uri) if not isinstance(d, Bad))
+
+
+def _drop_by_index(decision: dict[str, Any]) -> Mapper:
+    """A mapper removing the documents whose position in the shard is listed."""
+    drop = set(decision["drop"])
+    position = itertools.count()
+
+    def apply(page: Page) -> list[Page]:
+        return [] if next(position) in drop else [page]
+
+    return apply
+
+
+def _decisions_from_masks(masks: dict[str, np.ndarray]) -> dict[str, Any]:
+    return {stem: {"drop": np.flatnonzero(mask).tolist()} for stem, mask in masks.items()}
+
+
+# ------------------------------------------------------------------ BFF
+
+
+def _decide_all(docs: Any, partitions: list[Any], batch_size: int, options: dict[str, Any]) -> list[dict[str, Any]]:
+    """BFF decisions (JSON-ready) for `docs` in order, the filter updated as it goes."""
+    from baselines.dedup.bff import BadDocument, PartitionedBFF
+
+    bff = PartitionedBFF(partitions, **options)
+    out: list[dict[str, Any]] = []
+    for batch in iter(lambda: list(itertools.islice(docs, batch_size)), []):
+        out.extend({"bad": d.reason} if isinstance(d, BadDocument) else d for d in bff.decide_batch(batch))
+    bff.flush()
+    return out
+
+
+def _text_bytes(uri: str) -> int:
+    return sum(len(d["text"].encode("utf-8", "surrogatepass")) for d in _good_docs(uri))
+
+
+class _BFF:
+    def __init__(self, options: dict[str, Any], expected_ngrams: int | None, fp_rate: float, scope: str,
+                 partitions: int, filter_dir: str | None, batch_size: int):
+        self.options, self.expected, self.fp_rate = options, expected_ngrams, fp_rate
+        self.scope, self.partitions, self.filter_dir, self.batch_size = scope, partitions, filter_dir, batch_size
+
+    def analyze(self, shards: list[str], ctx: Any) -> dict[str, Any]:
+        if self.scope == "shard":
+            results = ctx.map_shards(_bff_one_shard, shards, self.options, self.expected, self.fp_rate, self.batch_size)
+            return {shard_stem(u): r for u, r in zip(shards, results)}
+        expected = self.expected or _estimate_ngrams(sum(ctx.map_shards(_text_bytes, shards)))
+        parts = self._partitions(expected)
+        decisions: dict[str, Any] = {}
+        stems = [shard_stem(u) for u in shards]
+        order = sorted(range(len(shards)), key=lambda i: stems[i])  # the global order: shards by name
+        for i in order:
+            decisions[stems[i]] = {"docs": _decide_all(_good_docs(shards[i]), parts, self.batch_size, self.options)}
+        if self.filter_dir:
+            from baselines.dedup.bff import save_partitions
+
+            save_partitions(parts, self.filter_dir)
+        return decisions
+
+    def _partitions(self, expected: int) -> list[Any]:
+        from baselines.dedup.bff import local_partitions, make_ray_partitions
+
+        load = self.filter_dir if self.filter_dir and os.path.isdir(self.filter_dir) and os.listdir(self.filter_dir) else None
+        if self.partitions == 1:
+            return local_partitions(1, expected, self.fp_rate, load_dir=load)
+        return make_ray_partitions(self.partitions, expected, self.fp_rate, load_dir=load)
+
+    def apply(self, decision: dict[str, Any]) -> Mapper:
+        from baselines.dedup.bff import apply_decision
+
+        docs = iter(decision["docs"])
+        annotate = self.options.get("annotate", False)
+
+        def apply(page: Page) -> list[Page]:
+            d = next(docs)
+            if "bad" in d:
+                raise ValueError(d["bad"])
+            out = apply_decision(page, d, annotate)
+            return [] if out is None else [out]
+
+        return apply
+
+
+def _estimate_ngrams(text_bytes: int) -> int:
+    # Web text has about one UAX #29 token (words and punctuation) per 4-5 bytes; an n-gram
+    # per token is an upper bound, so the filter's real false-positive rate stays below the target.
+    return max(10_000, text_bytes // 4)
+
+
+def _bff_one_shard(uri: str, options: dict[str, Any], expected: int | None, fp_rate: float,
+                   batch_size: int) -> dict[str, Any]:
+    """DCLM's unit of dedup: a fresh filter for this shard alone."""
+    from baselines.dedup.bff import local_partitions
+
+    n = expected or _estimate_ngrams(_text_bytes(uri))
+    return {"docs": _decide_all(_good_docs(uri), local_partitions(1, n, fp_rate), batch_size, options)}
+
+
+@step("global", targets=("exact_duplicate", "near_duplicate"))
+def bff_dedup(*, ngram_size: int = 13, min_ngram_size: int = 13, filtering_threshold: float = 0.8,
+              expected_ngram_count: int | None = None, fp_rate: float = 0.01,
+              scope: Literal["global", "shard"] = "global", partitions: int = 1,
+              annotate: bool = False, bloom_filter_dir: str | None = None, batch_size: int = 1000) -> Any:
+    """BFF Bloom-filter n-gram dedup with the `old-both` rule (DCLM-Baseline's dedup).
+
+    UAX #29 tokens, n-grams per paragraph: a paragraph with more than
+    `filtering_threshold` of its n-grams already seen is removed, otherwise its
+    n-grams are inserted at once; a document with more than the threshold seen
+    overall is emptied. `scope: shard` dedups each shard on its own filter (as
+    DCLM ran it); `global` runs one filter over the whole dataset, its hash
+    space split over `partitions` Ray actors so it can exceed one machine's
+    memory. `expected_ngram_count` sizes the filter (estimated from the text
+    size when null); `bloom_filter_dir` loads a saved filter to continue over a
+    later pool increment, and saves it afterwards. `annotate` marks duplicate
+    spans (`bff_duplicate_spans`) instead of removing them.
+    """
+    if partitions < 1:
+        raise ConfigError(f"bff_dedup: partitions must be at least 1, got {partitions}")
+    if scope == "shard" and (partitions != 1 or bloom_filter_dir):
+        raise ConfigError("bff_dedup: scope 'shard' uses one fresh filter per shard; drop partitions/bloom_filter_dir")
+    options = {"ngram_size": ngram_size, "min_ngram_size": min_ngram_size, "threshold": filtering_threshold,
+               "annotate": annotate}
+    from baselines.dedup.bff import _check_params
+
+    _check_params(ngram_size, min_ngram_size, filtering_threshold)
+    return _BFF(options, expected_ngram_count, fp_rate, scope, partitions, bloom_filter_dir, batch_size)
+
+
+# ------------------------------------------------------------------ exact and MinHash
+
+
+def _exact_keys_of(uri: str, normalize: str, content_key: str) -> np.ndarray:
+    from baselines.dedup.exact import exact_keys
+
+    return exact_keys(_good_docs(uri), normalize=normalize, content_key=content_key)
+
+
+def _signatures_of(uri: str, ngram: int, num_perm: int, seed: int) -> np.ndarray:
+    from baselines.dedup.minhash import signatures
+
+    return signatures(_good_docs(uri), ngram=ngram, num_perm=num_perm, seed=seed)
+
+
+class _ByIndex:
+    """A global step whose analysis yields a drop mask per shard."""
+
+    def __init__(self, per_shard: Callable[..., Any], args: tuple, reduce: Callable[[dict], dict[str, np.ndarray]]):
+        self.per_shard, self.args, self.reduce = per_shard, args, reduce
+
+    def analyze(self, shards: list[str], ctx: Any) -> dict[str, Any]:
+        values = ctx.map_shards(self.per_shard, shards, *self.args)
+        return _decisions_from_masks(self.reduce({shard_stem(u): v for u, v in zip(shards, values)}))
+
+    def apply(self, decision: dict[str, Any]) -> Mapper:
+        return _drop_by_index(decision)
+
+
+@step("global", targets=("exact_duplicate",))
+def exact_dedup(*, normalize: Literal["none", "strip_lower", "whitespace_lower", "url"] = "none",
+                content_key: str = "text", num_buckets: int = 16) -> Any:
+    """Exact dedup: documents with the same (normalised) content hash keep only their first copy.
+
+    The first copy is the first in global order (shards by name, then file
+    order). `strip_lower` is DCLM's whitespace+lowercase normaliser; the hash
+    space is cut into `num_buckets` that are reduced independently.
+    """
+    from baselines.dedup.exact import exact_duplicates
+
+    return _ByIndex(_exact_keys_of, (normalize, content_key),
+                    lambda keys: exact_duplicates(keys, num_buckets=num_buckets))
+
+
+@step("global", targets=("exact_duplicate", "near_duplicate"))
+def minhash_dedup(*, ngram: int = 5, num_perm: int = 128, threshold: float = 0.8, seed: int = 1,
+                  num_buckets: int = 16) -> Any:
+    """MinHash LSH near-duplicate dedup (datasketch-compatible signatures of word `ngram` shingles).
+
+    Candidate pairs from LSH bands are verified by estimated Jaccard >=
+    `threshold`, joined into clusters, and every cluster keeps its first
+    document in global order.
+    """
+    from baselines.dedup.minhash import near_duplicates
+
+    return _ByIndex(_signatures_of, (ngram, num_perm, seed),
+                    lambda sigs: near_duplicates(sigs, threshold=threshold, num_buckets=num_buckets))
