@@ -14,7 +14,7 @@ Every step and parameter is validated here, before any work starts.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,15 @@ class Recipe:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description,
                 "steps": [{"func": s.func, **s.params} for s in self.steps]}
+
+    def before_first_global(self) -> "Recipe":
+        """The local steps before the first global one (DCLM-Baseline: its 26 heuristics)."""
+        steps = []
+        for s in self.steps:
+            if s.spec.kind == "global":
+                break
+            steps.append(s)
+        return replace(self, steps=tuple(steps))
 
     def build(self) -> list[tuple[StepConfig, Mapper]]:
         """Instantiate every step (loads models and word lists)."""

@@ -48,7 +48,7 @@ from typing import Callable
 
 import regex
 
-__all__ = ["segment_words", "split_words", "UNICODE_VERSION"]
+__all__ = ["segment_words", "split_words", "filter_segments", "UNICODE_VERSION"]
 
 UNICODE_VERSION = "16.0.0"  # the UAX #29 / emoji data of uniseg 0.10.1
 
@@ -76,7 +76,13 @@ def split_words(text: str, ignore_punctuation: bool = False, ignore_whitespace: 
         if fast.needs_general.search(text) is None:
             return [w for w in fast.alnum_words.findall(text) if w]
         return _mixed(text, lambda t: [w for w in fast.alnum_words.findall(t) if w], _general_alnum_words)
-    segments = segment_words(text)
+    return filter_segments(segment_words(text), ignore_punctuation, ignore_whitespace)
+
+
+def filter_segments(segments: list[str], ignore_punctuation: bool, ignore_whitespace: bool) -> list[str]:
+    """DCLM's `split_words` filters over any tokenizer's segments (see `split_words`)."""
+    if ignore_punctuation and ignore_whitespace:
+        return [w for w in segments if w[0].isalnum()]
     if ignore_punctuation:
         return [w for w in segments if w[0].isalnum() or w[0].isspace()]
     if ignore_whitespace:

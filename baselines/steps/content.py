@@ -22,7 +22,7 @@ import math
 import re
 import sys
 from operator import itemgetter
-from typing import Literal
+from typing import Any, Callable, Literal
 
 from baselines.registry import Mapper, Page, step
 from dcbench.errors import ConfigError
@@ -52,35 +52,35 @@ def _fasttext_tokens(text: str) -> list[str]:
     return fasttext.FastText.tokenize(text)
 
 
-def _uniseg_tokens(text: str) -> list[str]:
-    # Our UAX #29 segmenter gives uniseg 0.10.1's segments ~150x faster (baselines/text.py).
-    from baselines.text import segment_words
-
-    return segment_words(text)
-
-
 def split_words(text: str, model: WordModel = "fasttext", ignore_punctuation: bool = False,
                 ignore_whitespace: bool = True) -> list[str]:
     """DCLM's `split_words`: tokens of `model`, keeping those whose first character is
     alphanumeric (`ignore_punctuation`), or also whitespace ones, or the non-blank ones."""
+    from baselines import text as uax29
+
+    if model == "uniseg":
+        return uax29.split_words(text, ignore_punctuation, ignore_whitespace)
     if model == "fasttext":
         tokens = _fasttext_tokens(text)
-    elif model == "uniseg":
-        tokens = _uniseg_tokens(text)
     elif model == "split":
         tokens = text.split()
     else:
         raise ValueError(f"unknown word tokenizer {model!r}")
-    if ignore_punctuation and ignore_whitespace:
-        return [w for w in tokens if w[0].isalnum()]
-    if ignore_punctuation:
-        return [w for w in tokens if w[0].isalnum() or w[0].isspace()]
-    if ignore_whitespace:
-        return [w for w in tokens if w.strip()]
-    return list(tokens)
+    return uax29.filter_segments(list(tokens), ignore_punctuation, ignore_whitespace)
 
 
-_count_cache: tuple = (None, None)
+def _last_text(fn: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Remember `fn`'s result for the last text object seen: consecutive steps
+    look at the same page text, and the cache holds a reference to it, so an
+    identity check is safe."""
+    last: list[Any] = [None, None]
+
+    def cached(text: str) -> Any:
+        if last[0] is not text:
+            last[0], last[1] = text, fn(text)
+        return last[1]
+
+    return cached
 
 
 def fasttext_word_count(text: str, ignore_punctuation: bool = True, *, ignore_whitespace: bool = True,
@@ -97,47 +97,30 @@ def fasttext_word_count(text: str, ignore_punctuation: bool = True, *, ignore_wh
     """
     if not (ignore_punctuation and ignore_whitespace and model == "fasttext"):
         return len(split_words(text, model, ignore_punctuation, ignore_whitespace))
-    global _count_cache
-    cached = _count_cache
-    if cached[0] is text:
-        return cached[1]
+    return _fasttext_alnum_count(text)
+
+
+@_last_text
+def _fasttext_alnum_count(text: str) -> int:
     if _CAREFUL.search(text):
         if _SURROGATE.search(text):
             raise ValueError("text has lone surrogates (invalid Unicode); fastText cannot tokenize it")
         words = text.translate(_TO_FASTTEXT_SPLIT).split()
     else:
         words = _split(text)
-    count = sum(map(str.isalnum, map(_first, words)))
-    _count_cache = (text, count)
-    return count
+    return sum(map(str.isalnum, map(_first, words)))
 
 
-_split_cache: tuple = (None, None)
-
-
+@_last_text
 def _split(text: str) -> list[str]:
     """`text.split()`, shared by the steps looking at the same text."""
-    global _split_cache
-    cached = _split_cache
-    if cached[0] is text:
-        return cached[1]
-    words = text.split()
-    _split_cache = (text, words)
-    return words
+    return text.split()
 
 
-_lines_cache: tuple = (None, None)
-
-
+@_last_text
 def _stripped_lines(text: str) -> list[str]:
     """DCLM's `split_paragraphs(text, '\\n')`: lines stripped, empty ones left out."""
-    global _lines_cache
-    cached = _lines_cache
-    if cached[0] is text:
-        return cached[1]
-    lines = [s for line in text.split("\n") if (s := line.strip())]
-    _lines_cache = (text, lines)
-    return lines
+    return [s for line in text.split("\n") if (s := line.strip())]
 
 
 # ------------------------------------------------------------------- modifiers

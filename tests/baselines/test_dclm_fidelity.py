@@ -23,7 +23,8 @@ DCLM_REMOVALS = {
 
 
 def test_heuristic_chain_matches_dclm_on_real_documents(web_docs):
-    recipe = load_recipe(RECIPE)
+    recipe = load_recipe(RECIPE).before_first_global()
+    assert len(recipe.steps) == 26
     chain = recipe.build()
     steps = [new_step_stats(cfg.label, cfg.spec.kind, cfg.spec.targets) for cfg, _ in chain]
     quarantine: list = []

@@ -21,15 +21,19 @@ def parse(data):
 def test_shipped_recipes_load_and_build():
     dclm = load_recipe(RECIPES / "dclm_baseline.yaml")
     rw = load_recipe(RECIPES / "refinedweb.yaml")
-    assert len(dclm.steps) == 26 and len(rw.steps) == 27
-    assert [s.func for s in rw.steps if s not in ()][:2] == ["move_url_modifier", "url_substring_filter"]
-    assert len(dclm.build()) == 26
+    assert len(dclm.steps) == 29 and len(rw.steps) == 27
+    assert [s.func for s in dclm.steps[26:]] == ["bff_dedup", "classify_fasttext_hq_prob_enricher",
+                                                  "top_fraction_filter"]
+    assert len(dclm.before_first_global().build()) == 26 and len(rw.build()) == 27
+    # The quality model path names the pool's directory, filled in per run.
+    filled = load_recipe(RECIPES / "dclm_baseline.yaml", variables={"pool": "/data/pool"})
+    assert filled.steps[27].params["model_filename"] == "/data/pool/quality/fasttext_hq_vs_pool.bin"
 
 
 def test_dclm_yaml_runs_unchanged(shared_data):
     dclm_yaml = shared_data / "reference" / "dclm_baselines_configs" / "dclm_baseline_refinedweb.yaml"
     theirs = load_recipe(dclm_yaml, source_name="cc")
-    ours = load_recipe(RECIPES / "dclm_baseline.yaml")
+    ours = load_recipe(RECIPES / "dclm_baseline.yaml").before_first_global()
     assert [s.func for s in theirs.steps] == [s.func for s in ours.steps]
     # Same parameters wherever they do not name a file.
     for a, b in zip(theirs.steps, ours.steps):
@@ -42,7 +46,7 @@ def test_every_registered_step_has_help_and_a_kind():
     assert len(steps) >= 21  # the distinct functions behind DCLM's 26 heuristic steps
     for spec in steps.values():
         assert spec.summary, f"{spec.name} has no one-line help"
-        assert spec.kind in ("filter", "modifier", "enricher")
+        assert spec.kind in ("filter", "modifier", "enricher", "global")
 
 
 def test_unknown_step_suggests_and_points_to_the_list():
