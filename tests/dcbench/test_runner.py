@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from baselines.recipe import load_recipe
+from baselines.recipe import load_recipe, parse_recipe
 from dcbench.errors import ConfigError, DataError, RunError
 from dcbench.runner import run
 from dcbench.manifest import Manifest, ShardEntry
@@ -148,7 +148,7 @@ def test_resume_after_a_failed_and_a_killed_shard(messy, recipe, tmp_path):
 
 def test_an_output_directory_belongs_to_one_recipe(messy, tmp_path):
     root, pool, _ = messy
-    other = load_recipe(RECIPES / "dclm_baseline.yaml")
+    other = parse_recipe({"steps": [{"func": "newline_removal_modifier"}]}, source="t", text="", default_name="t")
     with pytest.raises(ConfigError, match="use a new --out"):
         run(other, str(pool), str(root / "out"), workers=1)
 
