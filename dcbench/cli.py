@@ -22,8 +22,11 @@ dcbench: a data-curation benchmark harness in the style of DCLM.
 The only thing a submission changes is the data. A typical session:
 
   dcbench pool toy --out pool/                 # a small pool with planted defects
-  dcbench process baselines/recipes/refinedweb.yaml --pool pool/ --out runs/rw
+  dcbench process baselines/recipes/dclm_baseline.yaml --pool pool/ --out runs/dclm
+  dcbench tokenize runs/dclm --tier toy-250k-1x -o runs/tokens
+  dcbench train --tier toy-250k-1x --data runs/tokens --out runs/model
   dcbench steps                                # what a recipe can use
+  dcbench scales                               # the scale tiers
 
 Exit codes: 0 ok, 2 bad recipe or option, 3 unusable data, 4 failed work.
 """
@@ -39,9 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from pools.cli import add_commands as add_pool_commands
     from baselines.cli import add_commands as add_baseline_commands
+    from training.cli import add_commands as add_training_commands
 
     add_pool_commands(sub)
     add_baseline_commands(sub)
+    add_training_commands(sub)
     return parser
 
 

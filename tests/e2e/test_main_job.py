@@ -84,6 +84,22 @@ def test_dclm_baseline_on_the_toy_pool_finds_the_planted_duplicates(tmp_path):
     kept_in = stats["steps"][-1]["in"]
     assert stats["totals"]["kept"] == round(0.1 * kept_in)  # top 10% of what reached the quality step
 
+    # Then the fixed trainer's path: a small BPE, tokenize + shuffle on Ray, a short training run.
+    tok = dcbench("tokenize", "runs/dclm", "--tier", "toy-250k-1x", "-o", "runs/tokens", "--workers", "2",
+                  cwd=tmp_path)
+    assert tok.returncode == 0, tok.stderr
+    assert "sequences of 257 tokens" in tok.stdout
+    tokens = json.loads((tmp_path / "runs" / "tokens" / "manifest.json").read_text())
+    assert tokens["kind"] == "tokens" and tokens["inputs"]["dataset"] == stats["dataset"]
+    trained = dcbench("train", "--tier", "toy-250k-1x", "--data", "runs/tokens", "--out", "runs/model",
+                      "--max-steps", "12", "--checkpoint-every", "6", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    model = json.loads((tmp_path / "runs" / "model" / "manifest.json").read_text())
+    assert model["kind"] == "model" and model["inputs"]["tokens"] == tokens["id"]
+    log = [json.loads(line) for line in (tmp_path / "runs" / "model" / "train_log.jsonl").open()]
+    losses = [r["loss"] for r in log if "loss" in r]
+    assert losses and losses[-1] < losses[0]
+
 
 def test_quality_train_command(tmp_path):
     pos = tmp_path / "hq.jsonl"

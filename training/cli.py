@@ -1,0 +1,175 @@
+"""`dcbench tokenize`, `dcbench train`, `dcbench scales`, `dcbench tokenizer download`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+DEFAULT_TOKENIZER = Path(os.environ.get("DCBENCH_CACHE", "~/.cache/dcbench")).expanduser() / "tokenizers" / "gpt-neox-20b.json"
+
+TRAIN_EPILOG = """\
+examples:
+  dcbench train --tier toy-250k-1x --data tokens/ --out runs/model
+  torchrun --nproc_per_node 8 -m dcbench.cli train --tier 400M-1x --data tokens/ --out runs/400m
+  dcbench train --tier toy-1m-1x --data tokens/ --out runs/small --init-from runs/big/model/model.pt --inherit-layers 2
+
+Official tiers keep DCLM's hyperparameters: --set is refused there unless --off-leaderboard.
+Re-running the same command resumes from the latest checkpoint.
+"""
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("scales", help="list the scale tiers: model shape, tokens, batch, schedule",
+                       description="DCLM's official tiers (exact hyperparameters) and small CPU tiers.")
+    s.set_defaults(func=_scales)
+
+    tk = sub.add_parser("tokenizer", help="get the GPT-NeoX-20B tokenizer",
+                        description="Tokenizers for `dcbench tokenize`.")
+    tsub = tk.add_subparsers(dest="tokenizer_command", metavar="TOKENIZER_COMMAND")
+    tsub.required = True
+    dl = tsub.add_parser("download", help="fetch tokenizer.json of EleutherAI/gpt-neox-20b from the hub",
+                         description="Download the GPT-NeoX-20B tokenizer.json (what DCLM's tiers use).")
+    dl.add_argument("--dest", default=str(DEFAULT_TOKENIZER), help=f"where to write it (default {DEFAULT_TOKENIZER})")
+    dl.add_argument("--base-url", default="https://huggingface.co", help="hub address (a file:// mirror works)")
+    dl.add_argument("--repo", default="EleutherAI/gpt-neox-20b")
+    dl.set_defaults(func=_download)
+
+    t = sub.add_parser(
+        "tokenize", help="tokenize and globally shuffle a curated dataset for a tier",
+        description=("Encode every document, append EOT, cut contexts of seq_len + 1 tokens and shuffle them "
+                     "globally in two stages on Ray (like DCLM's tokshuf). Official tiers use the GPT-NeoX-20B "
+                     "tokenizer; small tiers train a small BPE on the dataset (saved beside the tokens)."),
+        epilog="example:\n  dcbench tokenize runs/dclm_baseline --tier toy-250k-1x -o runs/tokens",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("dataset", help="a `dcbench process` output directory (or any pool spec)")
+    t.add_argument("--tier", required=True, help="scale tier (see `dcbench scales`)")
+    t.add_argument("-o", "--output", required=True, help="token shards directory")
+    t.add_argument("--tokenizer", default=None, help="tokenizer.json (default: the tier's)")
+    t.add_argument("--workers", type=int, default=None, help="Ray tasks at once (default: all CPUs)")
+    t.add_argument("--address", default=None, help="join an existing Ray cluster")
+    t.add_argument("--seed", type=int, default=0, help="shuffle seed (default 0)")
+    t.set_defaults(func=_tokenize)
+
+    tr = sub.add_parser("train", help="train the tier's fixed model on token shards",
+                        description="The fixed OpenLM-style trainer: AdamW, warmup + cosine, z-loss, bf16, FSDP2.",
+                        epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    tr.add_argument("--tier", required=True, help="scale tier (see `dcbench scales`)")
+    tr.add_argument("--data", required=True, help="token shards from `dcbench tokenize`")
+    tr.add_argument("--out", required=True, help="run directory (checkpoints, model, log, manifest)")
+    tr.add_argument("--max-steps", type=int, default=None, help="stop early (a smoke run; not a full-budget model)")
+    tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a hyperparameter (lr, warmup, global_batch, ...); needs --off-leaderboard on "
+                         "official tiers")
+    tr.add_argument("--off-leaderboard", action="store_true", help="mark the run as not comparable")
+    tr.add_argument("--init-from", default=None, help="Inheritune: a checkpoint of a larger model")
+    tr.add_argument("--inherit-layers", type=int, default=None, help="Inheritune: how many blocks to copy")
+    tr.add_argument("--grow", action="store_true",
+                    help="Inheritune grow mode: from --init-from, add 2 inherited blocks a round until validation "
+                         "loss reaches the reference's (needs --val-data)")
+    tr.add_argument("--val-data", default=None, help="held-out token shards for --grow")
+    tr.add_argument("--max-rounds", type=int, default=4, help="grow rounds at most (default 4)")
+    tr.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (default 500)")
+    tr.add_argument("--no-amp", action="store_true", help="fp32 instead of bf16 autocast")
+    tr.add_argument("--peak-flops", type=float, default=None, help="the device's peak FLOP/s, for MFU")
+    tr.set_defaults(func=_train)
+
+
+def _scales(args: argparse.Namespace) -> int:
+    from training.scales import format_table
+
+    print(format_table())
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    from training.tokenizer import download_tokenizer
+
+    path = download_tokenizer(args.dest, repo=args.repo, base_url=args.base_url)
+    print(f"tokenizer -> {path}")
+    return 0
+
+
+def _tokenizer_for(tier, dataset: str, out: str, given: str | None) -> str:
+    """The tokenizer file a tier uses: given, the downloaded NeoX one, or a BPE trained on the dataset."""
+    from dcbench.errors import ConfigError
+
+    if given:
+        return given
+    if tier.tokenizer == "gpt-neox-20b":
+        if not DEFAULT_TOKENIZER.is_file():
+            raise ConfigError(f"tier {tier.name} uses the GPT-NeoX-20B tokenizer: run `dcbench tokenizer download` "
+                              f"or pass --tokenizer PATH/tokenizer.json")
+        return str(DEFAULT_TOKENIZER)
+    size = int(tier.tokenizer.removeprefix("bpe-"))
+    path = Path(out) / "tokenizer.json"
+    if not path.is_file():
+        from dcbench.poolref import resolve_pool
+        from dcbench.shards import Bad, read_shard
+        from training.tokenizer import train_bpe
+
+        texts = (d["text"] for uri in resolve_pool(dataset).uris for d in read_shard(uri) if not isinstance(d, Bad))
+        train_bpe(texts, size, path)
+        print(f"trained a {size}-token BPE on {dataset} -> {path}")
+    return str(path)
+
+
+def _tokenize(args: argparse.Namespace) -> int:
+    from dcbench.errors import ConfigError
+    from training.scales import get_tier
+    from training.tokenize import tokenize_dataset
+    from training.tokenizer import load_tokenizer, vocab_size
+
+    tier = get_tier(args.tier)
+    tok_path = _tokenizer_for(tier, args.dataset, args.output, args.tokenizer)
+    if vocab_size(load_tokenizer(tok_path)) > tier.model.vocab_size:
+        raise ConfigError(f"tokenizer {tok_path} has more tokens than tier {tier.name}'s vocabulary "
+                          f"({tier.model.vocab_size}); use the tier's tokenizer")
+    m = tokenize_dataset(args.dataset, args.output, tok_path, seq_len=tier.model.seq_len, workers=args.workers,
+                         seed=args.seed, address=args.address, progress=True)
+    print(f"tokens {m.id}: {m.extra['sequences']:,} sequences of {tier.model.seq_len + 1} tokens "
+          f"({m.extra['tokens']:,} tokens) -> {args.output}")
+    return 0
+
+
+def _overrides(pairs: list[str]) -> dict:
+    import yaml
+
+    from dcbench.errors import ConfigError
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {pair!r}: write KEY=VALUE, e.g. --set lr=1e-3")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def _train(args: argparse.Namespace) -> int:
+    from dcbench.errors import ConfigError
+    from training.scales import get_tier
+    from training.trainer import grow_until, train
+
+    if args.grow:
+        if not (args.init_from and args.val_data):
+            raise ConfigError("--grow needs --init-from (the reference checkpoint) and --val-data (held-out tokens)")
+        grown = grow_until(args.init_from, get_tier(args.tier), args.data, args.val_data, args.out,
+                           start_layers=args.inherit_layers, max_rounds=args.max_rounds,
+                           overrides=_overrides(args.set) or None, amp=not args.no_amp,
+                           steps_per_round=args.max_steps)  # grown models are off-leaderboard by nature
+        verdict = "reached" if grown.reached else "did not reach"
+        print(f"grow: {len(grown.rounds)} rounds, {verdict} the reference's validation loss "
+              f"{grown.reference_loss:.4f} -> {grown.final_dir}")
+        return 0
+    result = train(get_tier(args.tier), args.data, args.out, max_steps=args.max_steps,
+                   overrides=_overrides(args.set) or None, off_leaderboard=args.off_leaderboard,
+                   init_from=args.init_from, inherit_layers=args.inherit_layers,
+                   checkpoint_every=args.checkpoint_every, amp=not args.no_amp, peak_flops=args.peak_flops)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under torchrun, rank 0 speaks for the run
+    budget = result.tier.steps
+    note = "" if result.steps >= budget else f" (stopped early: the tier's budget is {budget:,} steps)"
+    print(f"model {result.manifest_id}: {result.steps:,} steps, {result.tokens:,} tokens, final loss "
+          f"{result.final_loss:.4f}{note} -> {result.model_path}")
+    return 0

@@ -1,0 +1,329 @@
+"""Tokenize and shuffle a curated dataset into fixed-length token shards (DCLM section 6).
+
+Stage 1, one Ray task per input shard: encode each document's `text`
+without special tokens, append EOT, concatenate the shard's documents, cut
+contexts of exactly `seq_len + 1` tokens and pad the shard's tail context
+with PAD (as DCLM). Each context goes to a local cell chosen by a hash of
+(seed, shard name, context index). The task streams: contexts go straight
+to `work/stage1/<stem>.npy` (rows in order of appearance), the cell of each
+row to `<stem>.cells.npy`, and `<stem>.json` (counts) marks it done.
+
+Stage 2, one Ray task per cell: list the cell's rows over all shards in
+pool order, permute them with a generator seeded by (seed, cell), and write
+`tokens-NNNNN.npy` of at most `shard_sequences` rows, gathering rows from the
+stage-1 files through memory maps. Shard numbers are fixed from the stage-1
+counts before any cell runs, so cells write independently.
+
+Every output depends only on the inputs and the seed, never on scheduling,
+so any number of workers gives byte-identical shards. Memory: stage 1 holds
+one batch of documents, stage 2 one cell's row index (16 bytes a context)
+and one output shard. A re-run skips finished tasks; a finished directory
+returns its manifest at once.
+
+    out_dir/manifest.json   kind "tokens": shards (documents = sequences), inputs, extra
+    out_dir/stats.json      CPU seconds of each stage, tokens per CPU second
+    out_dir/tokens-NNNNN.npy  uint16 (vocab <= 65536) or uint32, shape (n, seq_len + 1)
+    out_dir/work/           stage files, removed when the manifest is written
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import struct
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from dcbench.errors import ConfigError, RunError
+from dcbench.manifest import MANIFEST_NAME, Manifest, ShardEntry
+from dcbench.poolref import resolve_pool
+from dcbench.runner import ray_init
+from dcbench.shards import Bad, read_shard, shard_stem
+from training.tokenizer import eot_id, file_sha256, load_tokenizer, pad_id, vocab_size
+
+BATCH_BYTES = 4 << 20  # text per encode_batch call: bounds stage-1 memory
+_HEADER = 128  # bytes reserved for the .npy header of a streamed stage-1 file
+_TOKENIZERS: dict[str, Any] = {}
+
+
+def token_dtype(vocab: int) -> np.dtype:
+    return np.dtype(np.uint16 if vocab <= 1 << 16 else np.uint32)
+
+
+def tokenize_dataset(dataset: str, out_dir: str, tokenizer_path: str, *, seq_len: int, workers: int | None = None,
+                     seed: int = 0, num_cells: int = 16, shard_sequences: int = 8192, address: str | None = None,
+                     progress: bool = False) -> Manifest:
+    """Tokenize `dataset` (a dataset dir or anything `resolve_pool` takes) into `out_dir`.
+
+    `out_dir` and the tokenizer file are local paths; on a multi-node cluster
+    they must be on storage every node sees at the same path.
+    """
+    _check_args(seq_len, workers, num_cells, shard_sequences)
+    ref = resolve_pool(dataset)
+    tok = load_tokenizer(tokenizer_path)
+    vocab = vocab_size(tok)
+    inputs = {"dataset": ref.id, "tokenizer": file_sha256(tokenizer_path), "seq_len": seq_len, "seed": seed}
+    layout = {"num_cells": num_cells, "shard_sequences": shard_sequences}
+    out = Path(out_dir).resolve()  # tasks may run in another working directory
+    finished = _finished(out, inputs, layout)
+    if finished is not None:
+        return finished
+    _claim(out, {**inputs, **layout})
+
+    spec = {"tokenizer": str(Path(tokenizer_path).resolve()), "seq_len": seq_len, "seed": seed, "num_cells": num_cells,
+            "dtype": token_dtype(vocab).str, "eot": eot_id(tok), "pad": pad_id(tok)}
+    stems = [shard_stem(u) for u in ref.uris]
+    work = out / "work"
+    ours = ray_init(workers, address)
+    try:
+        import ray
+
+        limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        todo = [(u, s) for u, s in zip(ref.uris, stems) if not (work / "stage1" / f"{s}.json").exists()]
+        _map(_stage1, [(u, s, str(work), spec) for u, s in todo], limit, progress, "tokenize", len(stems))
+        stats = [_read_json(work / "stage1" / f"{s}.json") for s in stems]
+        cell_rows = np.sum([st["cells"] for st in stats], axis=0, dtype=np.int64) if stats else np.zeros(num_cells)
+        per_cell = [-(-int(n) // shard_sequences) for n in cell_rows]
+        firsts = np.concatenate([[0], np.cumsum(per_cell)[:-1]]).astype(int).tolist()
+        cells = [c for c in range(num_cells) if not (work / "stage2" / f"cell-{c:05d}.json").exists()]
+        _map(_stage2, [(c, firsts[c], stems, str(work), str(out), spec, shard_sequences) for c in cells],
+             limit, progress, "shuffle", num_cells)
+    finally:
+        if ours:
+            import ray
+
+            ray.shutdown()
+    return _finish(out, ref.name, inputs, layout, spec, vocab, stats, num_cells)
+
+
+def _check_args(seq_len: int, workers: int | None, num_cells: int, shard_sequences: int) -> None:
+    if seq_len < 1:
+        raise ConfigError(f"seq_len must be at least 1, got {seq_len}")
+    if workers is not None and workers < 1:
+        raise ConfigError("workers must be at least 1")
+    if not 1 <= num_cells <= 1 << 16:
+        raise ConfigError(f"num_cells must be between 1 and 65536, got {num_cells}")
+    if shard_sequences < 1:
+        raise ConfigError(f"shard_sequences must be at least 1, got {shard_sequences}")
+
+
+def _finished(out: Path, inputs: dict[str, Any], layout: dict[str, Any]) -> Manifest | None:
+    path = out / MANIFEST_NAME
+    if not path.exists():
+        return None
+    m = Manifest.load(str(path))
+    if m.inputs == inputs and all(m.extra.get(k) == v for k, v in layout.items()):
+        return m
+    raise ConfigError(f"{out} holds tokens of other inputs ({m.inputs}); use a new output directory")
+
+
+def _claim(out: Path, config: dict[str, Any]) -> None:
+    """Refuse to resume stage files that another configuration wrote."""
+    marker = out / "work" / "config.json"
+    if marker.exists():
+        if _read_json(marker) != config:
+            raise ConfigError(f"{out}/work holds an unfinished run with {_read_json(marker)}; "
+                              f"use a new output directory or delete {out}/work")
+        return
+    _write_json(marker, config)
+
+
+def _map(fn: Callable[..., Any], calls: list[tuple], limit: int, progress: bool, desc: str, total: int) -> None:
+    """Run `fn(*args)` for every call as Ray tasks, at most `limit` at once."""
+    import ray
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, initial=total - len(calls), desc=desc, unit="task")
+    task = ray.remote(num_cpus=1, max_retries=2)(fn)
+    queue, pending = list(calls), {}
+    try:
+        while queue or pending:
+            while queue and len(pending) < limit:
+                args = queue.pop(0)
+                pending[task.remote(*args)] = args[0]
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                what = pending.pop(ref)
+                try:
+                    ray.get(ref)
+                except Exception as e:
+                    cause = getattr(e, "cause", None) or e
+                    raise RunError(f"{desc} task {what} failed: {type(cause).__name__}: {cause}; finished tasks "
+                                   f"are kept, re-run the same command to redo the rest") from e
+                if bar:
+                    bar.update(1)
+    finally:
+        if bar:
+            bar.close()
+
+
+# ------------------------------------------------------------------ stage 1
+
+
+def _tokenizer(path: str) -> Any:
+    """One tokenizer per worker process; one thread, as Ray gives each task one CPU."""
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    if path not in _TOKENIZERS:
+        _TOKENIZERS[path] = load_tokenizer(path)
+    return _TOKENIZERS[path]
+
+
+def cell_of(seed: int, stem: str, index: int, num_cells: int) -> int:
+    """The local cell of context `index` of shard `stem`: a hash, so independent of scheduling."""
+    digest = hashlib.blake2b(f"{seed}/{stem}/{index}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") % num_cells
+
+
+def _text_batches(uri: str, counts: dict[str, int]) -> Iterator[list[str]]:
+    batch, size = [], 0
+    for rec in read_shard(uri):
+        if isinstance(rec, Bad):
+            counts["bad_records"] += 1
+            continue
+        batch.append(rec["text"])
+        size += len(rec["text"])
+        if size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _stage1(uri: str, stem: str, work: str, spec: dict[str, Any]) -> None:
+    cpu = time.process_time()
+    tok = _tokenizer(spec["tokenizer"])
+    encode = getattr(tok, "encode_batch_fast", tok.encode_batch)  # _fast (no offsets) since tokenizers 0.20
+    dtype, width = np.dtype(spec["dtype"]), spec["seq_len"] + 1
+    counts = {"documents": 0, "bad_records": 0, "content_tokens": 0}
+    cells: list[int] = []
+    carry = np.zeros(0, dtype)
+    final = Path(work) / "stage1" / f"{stem}.npy"
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f"{final.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(b"\0" * _HEADER)
+            for texts in _text_batches(uri, counts):
+                flat: list[int] = []
+                for enc in encode(texts, add_special_tokens=False):
+                    flat += enc.ids
+                    flat.append(spec["eot"])
+                counts["documents"] += len(texts)
+                counts["content_tokens"] += len(flat)
+                carry = np.concatenate([carry, np.asarray(flat, dtype)])
+                full = len(carry) // width * width
+                f.write(carry[:full].tobytes())
+                base = len(cells)
+                cells += [cell_of(spec["seed"], stem, base + i, spec["num_cells"]) for i in range(full // width)]
+                carry = carry[full:]
+            if len(carry):  # DCLM pads the tail of each file to a whole context
+                f.write(np.concatenate([carry, np.full(width - len(carry), spec["pad"], dtype)]).tobytes())
+                cells.append(cell_of(spec["seed"], stem, len(cells), spec["num_cells"]))
+            f.seek(0)
+            f.write(_npy_header(dtype, len(cells), width))
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    cell_ids = np.asarray(cells, np.uint16 if spec["num_cells"] <= 1 << 16 else np.uint32)
+    _save_npy(final.with_name(f"{stem}.cells.npy"), cell_ids)
+    counts["cells"] = np.bincount(cell_ids, minlength=spec["num_cells"]).tolist()
+    _write_json(final.with_name(f"{stem}.json"),
+                {"shard": uri, "contexts": len(cells), "cpu_secs": time.process_time() - cpu, **counts})
+
+
+def _npy_header(dtype: np.dtype, rows: int, cols: int) -> bytes:
+    """A .npy v1.0 header padded to `_HEADER` bytes, written after the rows are counted."""
+    body = f"{{'descr': '{dtype.str}', 'fortran_order': False, 'shape': ({rows}, {cols}), }}"
+    body = body.ljust(_HEADER - 11) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(body)) + body.encode("latin1")
+
+
+# ------------------------------------------------------------------ stage 2
+
+
+def _cell_members(cell: int, stems: list[str], work: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(shard index, row) of every context in `cell`, in pool and row order."""
+    shards, rows = [], []
+    for i, stem in enumerate(stems):
+        r = np.flatnonzero(np.load(work / "stage1" / f"{stem}.cells.npy") == cell)
+        shards.append(np.full(len(r), i, np.int64))
+        rows.append(r)
+    return np.concatenate(shards or [np.zeros(0, np.int64)]), np.concatenate(rows or [np.zeros(0, np.int64)])
+
+
+def _stage2(cell: int, first: int, stems: list[str], work: str, out: str, spec: dict[str, Any],
+            shard_sequences: int) -> None:
+    cpu, wdir = time.process_time(), Path(work)
+    shard_idx, rows = _cell_members(cell, stems, wdir)
+    order = np.random.default_rng([spec["seed"], cell]).permutation(len(rows))
+    maps: dict[int, np.ndarray] = {}
+    entries = []
+    for k, start in enumerate(range(0, len(order), shard_sequences)):
+        pick = order[start:start + shard_sequences]
+        block = np.empty((len(pick), spec["seq_len"] + 1), np.dtype(spec["dtype"]))
+        for s in np.unique(shard_idx[pick]):
+            if s not in maps:
+                maps[s] = np.load(wdir / "stage1" / f"{stems[s]}.npy", mmap_mode="r")
+            at = np.flatnonzero(shard_idx[pick] == s)
+            block[at] = maps[s][rows[pick[at]]]
+        name = f"tokens-{first + k:05d}.npy"
+        _save_npy(Path(out) / name, block)
+        entries.append(_entry(Path(out) / name, len(block)))
+    _write_json(wdir / "stage2" / f"cell-{cell:05d}.json",
+                {"cell": cell, "shards": entries, "cpu_secs": time.process_time() - cpu})
+
+
+def _entry(path: Path, rows: int) -> dict[str, Any]:
+    return {"path": path.name, "bytes": path.stat().st_size, "sha256": file_sha256(path), "documents": rows}
+
+
+# ------------------------------------------------------------------ finish
+
+
+def _finish(out: Path, name: str, inputs: dict[str, Any], layout: dict[str, Any], spec: dict[str, Any],
+            vocab: int, stats: list[dict[str, Any]], num_cells: int) -> Manifest:
+    cells = [_read_json(out / "work" / "stage2" / f"cell-{c:05d}.json") for c in range(num_cells)]
+    shards = [ShardEntry(**e) for cell in cells for e in cell["shards"]]
+    sequences = sum(s.documents for s in shards)
+    extra = {"sequences": sequences, "tokens": sequences * (inputs["seq_len"] + 1),
+             "content_tokens": sum(st["content_tokens"] for st in stats),
+             "documents": sum(st["documents"] for st in stats),
+             "bad_records": sum(st["bad_records"] for st in stats),
+             "dtype": np.dtype(spec["dtype"]).name, "vocab_size": vocab, "eot": spec["eot"], "pad": spec["pad"],
+             **layout}
+    manifest = Manifest(kind="tokens", name=name, shards=shards, inputs=inputs, extra=extra)
+    # Timings vary from run to run, so they live beside the manifest, not in it.
+    cpu1, cpu2 = sum(st["cpu_secs"] for st in stats), sum(c["cpu_secs"] for c in cells)
+    _write_json(out / "stats.json", {"manifest": manifest.id, "stage1_cpu_secs": cpu1, "stage2_cpu_secs": cpu2,
+                                     "content_tokens_per_cpu_sec": extra["content_tokens"] / max(cpu1 + cpu2, 1e-9)})
+    manifest.save(str(out / MANIFEST_NAME))
+    shutil.rmtree(out / "work", ignore_errors=True)
+    return manifest
+
+
+def _save_npy(path: Path, arr: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    with open(tmp, "wb") as f:
+        np.save(f, arr, allow_pickle=False)
+    os.replace(tmp, path)
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.write_text(json.dumps(data, sort_keys=True))
+    os.replace(tmp, path)
