@@ -11,34 +11,16 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from baselines.registry import Mapper, Page, step
+from baselines.steps.global_common import DropByIndex, good_docs
 from dcbench.errors import ConfigError
-from dcbench.shards import Bad, read_shard, shard_stem
+from dcbench.shards import shard_stem
 
 log = logging.getLogger(__name__)
-
-
-def _good_docs(uri: str):
-    return (d for d in read_shard(uri) if not isinstance(d, Bad))
-
-
-def _drop_by_index(decision: dict[str, Any]) -> Mapper:
-    """A mapper removing the documents whose position in the shard is listed."""
-    drop = set(decision["drop"])
-    position = itertools.count()
-
-    def apply(page: Page) -> list[Page]:
-        return [] if next(position) in drop else [page]
-
-    return apply
-
-
-def _decisions_from_masks(masks: dict[str, np.ndarray]) -> dict[str, Any]:
-    return {stem: {"drop": np.flatnonzero(mask).tolist()} for stem, mask in masks.items()}
 
 
 # ------------------------------------------------------------------ BFF
@@ -57,7 +39,7 @@ def _decide_all(docs: Any, partitions: list[Any], batch_size: int, options: dict
 
 
 def _text_bytes(uri: str) -> int:
-    return sum(len(d["text"].encode("utf-8", "surrogatepass")) for d in _good_docs(uri))
+    return sum(len(d["text"].encode("utf-8", "surrogatepass")) for d in good_docs(uri))
 
 
 class _BFF:
@@ -76,7 +58,7 @@ class _BFF:
         stems = [shard_stem(u) for u in shards]
         order = sorted(range(len(shards)), key=lambda i: stems[i])  # the global order: shards by name
         for i in order:
-            decisions[stems[i]] = {"docs": _decide_all(_good_docs(shards[i]), parts, self.batch_size, self.options)}
+            decisions[stems[i]] = {"docs": _decide_all(good_docs(shards[i]), parts, self.batch_size, self.options)}
         if self.filter_dir:
             from baselines.dedup.bff import save_partitions
 
@@ -119,7 +101,7 @@ def _bff_one_shard(uri: str, options: dict[str, Any], expected: int | None, fp_r
     from baselines.dedup.bff import local_partitions
 
     n = expected or _estimate_ngrams(_text_bytes(uri))
-    return {"docs": _decide_all(_good_docs(uri), local_partitions(1, n, fp_rate), batch_size, options)}
+    return {"docs": _decide_all(good_docs(uri), local_partitions(1, n, fp_rate), batch_size, options)}
 
 
 @step("global", targets=("exact_duplicate", "near_duplicate"))
@@ -158,27 +140,13 @@ def bff_dedup(*, ngram_size: int = 13, min_ngram_size: int = 13, filtering_thres
 def _exact_keys_of(uri: str, normalize: str, content_key: str) -> np.ndarray:
     from baselines.dedup.exact import exact_keys
 
-    return exact_keys(_good_docs(uri), normalize=normalize, content_key=content_key)
+    return exact_keys(good_docs(uri), normalize=normalize, content_key=content_key)
 
 
 def _signatures_of(uri: str, ngram: int, num_perm: int, seed: int) -> np.ndarray:
     from baselines.dedup.minhash import signatures
 
-    return signatures(_good_docs(uri), ngram=ngram, num_perm=num_perm, seed=seed)
-
-
-class _ByIndex:
-    """A global step whose analysis yields a drop mask per shard."""
-
-    def __init__(self, per_shard: Callable[..., Any], args: tuple, reduce: Callable[[dict], dict[str, np.ndarray]]):
-        self.per_shard, self.args, self.reduce = per_shard, args, reduce
-
-    def analyze(self, shards: list[str], ctx: Any) -> dict[str, Any]:
-        values = ctx.map_shards(self.per_shard, shards, *self.args)
-        return _decisions_from_masks(self.reduce({shard_stem(u): v for u, v in zip(shards, values)}))
-
-    def apply(self, decision: dict[str, Any]) -> Mapper:
-        return _drop_by_index(decision)
+    return signatures(good_docs(uri), ngram=ngram, num_perm=num_perm, seed=seed)
 
 
 @step("global", targets=("exact_duplicate",))
@@ -192,7 +160,7 @@ def exact_dedup(*, normalize: Literal["none", "strip_lower", "whitespace_lower",
     """
     from baselines.dedup.exact import exact_duplicates
 
-    return _ByIndex(_exact_keys_of, (normalize, content_key),
+    return DropByIndex(_exact_keys_of, (normalize, content_key),
                     lambda keys: exact_duplicates(keys, num_buckets=num_buckets))
 
 
@@ -207,5 +175,5 @@ def minhash_dedup(*, ngram: int = 5, num_perm: int = 128, threshold: float = 0.8
     """
     from baselines.dedup.minhash import near_duplicates
 
-    return _ByIndex(_signatures_of, (ngram, num_perm, seed),
+    return DropByIndex(_signatures_of, (ngram, num_perm, seed),
                     lambda sigs: near_duplicates(sigs, threshold=threshold, num_buckets=num_buckets))

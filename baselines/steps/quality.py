@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from baselines.registry import Mapper, Page, step
-from baselines.steps.dedup import _ByIndex, _good_docs
+from baselines.steps.global_common import DropByIndex, good_docs
 from dcbench.errors import ConfigError
 
 
@@ -65,7 +65,7 @@ def quality_filter(*, key: str, threshold: float = 0.0, lower_better: bool = Fal
 
 def _scores_of(uri: str, key: str) -> np.ndarray:
     scores = []
-    for i, d in enumerate(_good_docs(uri)):
+    for i, d in enumerate(good_docs(uri)):
         if key not in d:
             raise ValueError(f"{uri}: document {i} has no {key!r}; run the scoring enricher before top_fraction_filter")
         scores.append(d[key])
@@ -83,4 +83,4 @@ def top_fraction_filter(*, key: str, fraction: float) -> Any:
         raise ConfigError(f"top_fraction_filter: fraction must be in (0, 1], got {fraction}")
     from baselines.quality.fasttext_quality import top_fraction_mask
 
-    return _ByIndex(_scores_of, (key,), lambda scores: {s: ~m for s, m in top_fraction_mask(scores, fraction).items()})
+    return DropByIndex(_scores_of, (key,), lambda scores: {s: ~m for s, m in top_fraction_mask(scores, fraction).items()})

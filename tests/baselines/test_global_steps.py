@@ -56,7 +56,7 @@ def test_minhash_finds_exact_and_near_copies(toy, tmp_path, ray_session):
 def test_bff_global_catches_every_planted_copy_and_is_worker_independent(toy, tmp_path, ray_session):
     r = recipe({"func": "bff_dedup"})
     one = run(r, str(toy[0]), str(tmp_path / "one"), workers=1)
-    two = run(r, str(toy[0]), str(tmp_path / "two"), workers=2)
+    run(r, str(toy[0]), str(tmp_path / "two"), workers=2)
     assert outputs(tmp_path / "one") == outputs(tmp_path / "two")
     step = one.stats["steps"][0]
     dups = planted(toy, "exact_duplicate") + planted(toy, "near_duplicate")
@@ -91,7 +91,7 @@ def test_bloom_filter_saved_and_continued_over_an_increment(toy, tmp_path, ray_s
     assert list(filters.iterdir())
     # The same pool again, as a "later increment" against the saved filter: every n-gram is seen,
     # so only documents with no paragraph long enough to hash (under 13 tokens) survive.
-    again = run(recipe({"func": "bff_dedup", "bloom_filter_dir": str(filters)}), str(toy[0]), str(tmp_path / "second"),
+    run(recipe({"func": "bff_dedup", "bloom_filter_dir": str(filters)}), str(toy[0]), str(tmp_path / "second"),
                 workers=2)
     kept = [json.loads(line) for f in sorted((tmp_path / "second" / "data").glob("*")) for line in _lines(f)]
     assert len(kept) < 5 and all(d["bff_contained_ngram_count_before_dedupe"] == 0 for d in kept)

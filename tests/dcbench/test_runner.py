@@ -4,7 +4,6 @@ number of workers."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
 from pathlib import Path

@@ -1,0 +1,45 @@
+"""What the global steps share: reading a shard's good documents, and a
+global step whose decision is a set of document positions to drop."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable
+
+import numpy as np
+
+from baselines.registry import Mapper, Page
+from dcbench.shards import Bad, read_shard, shard_stem
+
+
+def good_docs(uri: str):
+    return (d for d in read_shard(uri) if not isinstance(d, Bad))
+
+
+def drop_by_index(decision: dict[str, Any]) -> Mapper:
+    """A mapper removing the documents whose position in the shard is listed."""
+    drop = set(decision["drop"])
+    position = itertools.count()
+
+    def apply(page: Page) -> list[Page]:
+        return [] if next(position) in drop else [page]
+
+    return apply
+
+
+def decisions_from_masks(masks: dict[str, np.ndarray]) -> dict[str, Any]:
+    return {stem: {"drop": np.flatnonzero(mask).tolist()} for stem, mask in masks.items()}
+
+
+class DropByIndex:
+    """A global step whose analysis yields a drop mask per shard."""
+
+    def __init__(self, per_shard: Callable[..., Any], args: tuple, reduce: Callable[[dict], dict[str, np.ndarray]]):
+        self.per_shard, self.args, self.reduce = per_shard, args, reduce
+
+    def analyze(self, shards: list[str], ctx: Any) -> dict[str, Any]:
+        values = ctx.map_shards(self.per_shard, shards, *self.args)
+        return decisions_from_masks(self.reduce({shard_stem(u): v for u, v in zip(shards, values)}))
+
+    def apply(self, decision: dict[str, Any]) -> Mapper:
+        return drop_by_index(decision)
