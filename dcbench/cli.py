@@ -25,6 +25,7 @@ The only thing a submission changes is the data. A typical session:
   dcbench process baselines/recipes/dclm_baseline.yaml --pool pool/ --out runs/dclm
   dcbench tokenize runs/dclm --tier toy-250k-1x -o runs/tokens
   dcbench train --tier toy-250k-1x --data runs/tokens --out runs/model
+  dcbench eval toy-suite --out toy_eval && dcbench eval runs/model --suite toy --tasks-dir toy_eval
   dcbench steps                                # what a recipe can use
   dcbench scales                               # the scale tiers
 
@@ -43,10 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     from pools.cli import add_commands as add_pool_commands
     from baselines.cli import add_commands as add_baseline_commands
     from training.cli import add_commands as add_training_commands
+    from eval.cli import add_commands as add_eval_commands
 
     add_pool_commands(sub)
     add_baseline_commands(sub)
     add_training_commands(sub)
+    add_eval_commands(sub)
     return parser
 
 

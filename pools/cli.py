@@ -87,6 +87,11 @@ def _toy(args: argparse.Namespace) -> int:
                        f"{args.out}/{TOY_CLASSIFIER}", bucket=100_000, seed=args.seed + 42)
         print(f"quality classifier: {report.train_examples:,} examples, train precision@1 "
               f"{report.train_precision_at_1:.3f} -> {args.out}/{TOY_CLASSIFIER}")
+    from eval.toy import build_toy_suite
+
+    suite = build_toy_suite(f"{args.out}/eval", seed=args.seed)
+    print(f"toy evaluation suite: {len(suite['tasks'])} held-out tasks -> {args.out}/eval "
+          f"(dcbench eval MODEL --suite toy --tasks-dir {args.out}/eval)")
     return 0
 
 

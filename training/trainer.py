@@ -455,7 +455,8 @@ def _finish(out_dir: Path, model, tier, step, last_loss, records, data_dir, over
     if d.is_main:
         model_dir.mkdir(parents=True, exist_ok=True)
         _atomic_save(state, model_path)
-        config = {"tier": tier_record(tier), "model": dataclasses.asdict(tier.model), "steps": step}
+        config = {"tier": tier_record(tier), "model": dataclasses.asdict(tier.model), "steps": step,
+                  "tokens_dir": str(Path(data_dir).resolve())}  # where evaluation finds the tokenizer
         _atomic_write(model_dir / "config.json", json.dumps(config, indent=2) + "\n")
         manifest = Manifest(kind="model", name=tier.name, shards=[_shard_entry(model_path, out_dir)],
                             inputs={"tokens": _token_manifest_id(Path(data_dir)), "tier": tier.name,

@@ -100,6 +100,15 @@ def test_dclm_baseline_on_the_toy_pool_finds_the_planted_duplicates(tmp_path):
     losses = [r["loss"] for r in log if "loss" in r]
     assert losses and losses[-1] < losses[0]
 
+    # And the toy evaluation suite that `pool toy` wrote, scored with the id chain recorded.
+    ev = dcbench("eval", "runs/model", "--suite", "toy", "--tasks-dir", "pool/eval", "--limit", "20",
+                 "-o", "runs/eval.json", cwd=tmp_path)
+    assert ev.returncode == 0, ev.stderr
+    results = json.loads((tmp_path / "runs" / "eval.json").read_text())
+    assert len(results["tasks"]) == 6 and all(0.0 <= t["accuracy"] <= 1.0 for t in results["tasks"].values())
+    chain = json.dumps(results["model"])
+    assert stats["dataset"] in chain and tokens["id"] in chain and model["id"] in chain
+
 
 def test_quality_train_command(tmp_path):
     pos = tmp_path / "hq.jsonl"

@@ -1,0 +1,1 @@
+"""The fixed evaluator: LLM-Foundry task formats, in-context scoring, suites and aggregation."""

@@ -1,0 +1,254 @@
+"""Fetch the evaluation task files (LLM-Foundry's `scripts/eval/local_data` layout).
+
+`download_tasks(dest)` fetches the jsonl file of every task of the DCLM task
+table (paths from `eval/data/tasks.json`, relative to `local_data/`) from
+`base_url` through fsspec (`https://`, `file://`, `s3://`, ...), or only those
+of the named tasks or suites. Each file is streamed to a temporary name and
+renamed when complete, so a file under its final name is whole. A re-run skips
+the files already fetched: those recorded in `dest/.dcbench-download.json`
+with the same size on disk, and files present but unrecorded whose size
+equals the source's (when the source tells it).
+
+A task file the source lacks is reported, not raised: in the pinned upstream
+tree squad, coqa, bbq and bigbench_elementary_math_qa have no local_data file,
+and GPQA (gpqa_main, gpqa_diamond) is built by DCLM from a password-protected
+zip, which this tool does not fetch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Iterable
+
+from dcbench.errors import ConfigError
+
+DEFAULT_BASE_URL = "https://raw.githubusercontent.com/mosaicml/llm-foundry/main/scripts/eval/local_data"
+RECORD = ".dcbench-download.json"
+CHUNK = 1 << 20
+ATTEMPTS = 3
+GPQA_NOTE = ("GPQA is not in LLM-Foundry's local_data: DCLM builds gpqa_data/ from the password-protected "
+             "gpqa/dataset.zip of the GPQA authors; not downloadable here (put gpqa_main.jsonl and "
+             "gpqa_diamond.jsonl in a gpqa_data/ folder beside local_data yourself)")
+
+
+@dataclass
+class DownloadReport:
+    dest: str
+    base_url: str
+    downloaded: list[str] = field(default_factory=list)  # dataset paths fetched in this run
+    skipped: list[str] = field(default_factory=list)  # already present
+    missing: dict[str, str] = field(default_factory=dict)  # task -> why it is not there
+    failed: dict[str, str] = field(default_factory=dict)  # dataset path -> error
+    bytes_fetched: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        lines = [f"{len(self.downloaded)} downloaded, {len(self.skipped)} already present, "
+                 f"{len(self.missing)} tasks unavailable, {len(self.failed)} failed "
+                 f"({self.bytes_fetched:,} bytes in {self.seconds:.1f} s) -> {self.dest}"]
+        lines += [f"  MISSING {task}: {why}" for task, why in self.missing.items()]
+        lines += [f"  FAILED {path}: {err}" for path, err in self.failed.items()]
+        if self.failed:
+            lines.append("re-run the same command to retry the failed files")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dest": self.dest, "base_url": self.base_url, "downloaded": self.downloaded,
+                "skipped": self.skipped, "missing": self.missing, "failed": self.failed,
+                "bytes_fetched": self.bytes_fetched, "seconds": self.seconds}
+
+
+# ------------------------------------------------------------------ which files
+
+
+def _select(tasks: Iterable[str] | None) -> list:
+    """TaskSpecs for `tasks` (task or suite names; None = every task), in table order."""
+    from eval.suites import SUITE_NAMES, get_suite, task_table
+
+    table = task_table()
+    if tasks is None:
+        return table
+    if isinstance(tasks, str):
+        tasks = [tasks]
+    by_name = {t.name: t for t in table}
+    chosen: dict[str, Any] = {}
+    unknown = []
+    for name in tasks:
+        if name in by_name:
+            chosen[name] = by_name[name]
+        elif name.lower() in SUITE_NAMES or name.lower() in ("all", "heavy"):
+            for t in get_suite(name):
+                chosen[t.name] = t
+        else:
+            unknown.append(name)
+    if unknown:
+        raise ConfigError(f"unknown task or suite {unknown}; suites: {', '.join(SUITE_NAMES)}; "
+                          f"tasks: see eval/data/tasks.json")
+    return [t for t in table if t.name in chosen]
+
+
+# ------------------------------------------------------------------ transfer
+
+
+def _open_source(url: str) -> tuple[BinaryIO, int | None]:
+    """(readable stream, size or None); FileNotFoundError when the source has no such file."""
+    import fsspec
+
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+    except ImportError:  # fsspec's http needs aiohttp: the standard library does for one file
+        return _open_urllib(url)
+    size = None
+    try:
+        size = fs.size(path)
+    except FileNotFoundError:
+        raise
+    except Exception:
+        size = None
+    return fs.open(path, "rb"), size
+
+
+def _open_urllib(url: str) -> tuple[BinaryIO, int | None]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        resp = urllib.request.urlopen(url, timeout=60)
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            raise FileNotFoundError(url) from e
+        raise OSError(f"HTTP {e.code} for {url}") from e
+    length = resp.headers.get("Content-Length")
+    return resp, int(length) if length and length.isdigit() else None
+
+
+def _source_size(url: str) -> int | None:
+    try:
+        f, size = _open_source(url)
+        f.close()
+        return size
+    except Exception:
+        return None
+
+
+def _fetch(url: str, dest: Path) -> tuple[int, str]:
+    """Stream `url` to `dest` atomically; (bytes, sha256)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f"{dest.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    digest, n = hashlib.sha256(), 0
+    try:
+        src, size = _open_source(url)
+        with src, open(tmp, "wb") as out:
+            while chunk := src.read(CHUNK):
+                out.write(chunk)
+                digest.update(chunk)
+                n += len(chunk)
+        if size is not None and n != size:
+            raise OSError(f"short read: {n} of {size} bytes")
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return n, digest.hexdigest()
+
+
+def _load_record(dest: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((dest / RECORD).read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _save_record(dest: Path, record: dict[str, Any]) -> None:
+    tmp = dest / f"{RECORD}.tmp-{os.getpid()}"
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, dest / RECORD)
+
+
+def download_tasks(dest, *, base_url: str = DEFAULT_BASE_URL, tasks: Iterable[str] | None = None,
+                   force: bool = False, progress: bool = True) -> DownloadReport:
+    """Fetch the task files of `tasks` (task or suite names; default all 53 tasks) into `dest`
+    (the `local_data` folder `run_suite` reads). See the module doc; returns a report."""
+    dest = Path(dest).expanduser()
+    dest.mkdir(parents=True, exist_ok=True)
+    base = base_url.rstrip("/")
+    report = DownloadReport(dest=str(dest), base_url=base)
+    t0 = time.perf_counter()
+    specs = _select(tasks)
+    record = _load_record(dest)
+    by_file: dict[str, list[str]] = {}
+    for t in specs:
+        if t.dataset_root != "local_data":
+            report.missing[t.name] = GPQA_NOTE if t.name.startswith("gpqa") else \
+                f"dataset root {t.dataset_root!r} is not part of local_data; not downloadable"
+            continue
+        by_file.setdefault(t.dataset, []).append(t.name)
+    known_gap = {t.dataset for t in specs if not t.dataset_available}
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(by_file), desc="eval tasks", unit="file", disable=None, file=sys.stderr)
+    try:
+        for rel, names in by_file.items():
+            if bar is not None:
+                bar.set_postfix_str(rel.rsplit("/", 1)[-1])
+            target = dest / rel
+            url = f"{base}/{rel}"
+            if not force and target.is_file():
+                rec = record.get(rel)
+                size = target.stat().st_size
+                if rec is not None and rec.get("bytes") == size:
+                    report.skipped.append(rel)
+                elif rec is None and (_source_size(url) in (None, size)):
+                    report.skipped.append(rel)  # present, source size unknown or equal
+                else:
+                    rec = None  # stale or partial: fetch again
+                if rel in report.skipped:
+                    if bar is not None:
+                        bar.update(1)
+                    continue
+            err = None
+            for attempt in range(ATTEMPTS):
+                try:
+                    n, sha = _fetch(url, target)
+                    record[rel] = {"bytes": n, "sha256": sha, "url": url}
+                    _save_record(dest, record)
+                    report.downloaded.append(rel)
+                    report.bytes_fetched += n
+                    err = None
+                    break
+                except FileNotFoundError:
+                    why = f"{url} does not exist"
+                    if rel in known_gap:
+                        why += " (a known gap: the pinned LLM-Foundry local_data has no such file)"
+                    for name in names:
+                        report.missing[name] = why
+                    err = None
+                    break
+                except Exception as e:  # network errors: retry, then report
+                    err = f"{type(e).__name__}: {e}"
+                    time.sleep(min(2 ** attempt, 5) if "://" in url and not url.startswith("file:") else 0)
+            if err is not None:
+                report.failed[rel] = err
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    report.seconds = time.perf_counter() - t0
+    if progress:
+        print(report.summary())
+    return report

@@ -1,0 +1,279 @@
+"""Run an evaluation suite on one model and write its results file.
+
+`run_suite(model_path, suite, tasks_dir=..., out_path=...)` loads the model
+(`eval.model.load_model`), and for each task of the suite reads its jsonl from
+`tasks_dir` (a task whose file is absent is recorded as missing, not an
+error), builds its `TaskConfig`, scores it (`eval.scoring.evaluate_task`),
+then aggregates: CORE / EXTENDED / MMLU centered accuracies for the DCLM
+suites (`eval.aggregate.aggregate`), TOY for the toy suite
+(`eval.toy.toy_aggregate`). The results JSON is written atomically:
+
+    {"suite", "version", "model": {path, id_chain: {dataset, tokens, model}, ...},
+     "tasks": {name: {accuracy, n, seconds, type, num_fewshot, random_baseline[, per_category]}},
+     "aggregates": {...}, "missing": [...], "complete": bool, "id": "eval-...", "dcbench": version}
+
+Accuracies are fractions in [0, 1]; random baselines are in percent, as DCLM
+writes them. Tasks with categories (MMLU subjects, Jeopardy categories) are
+scored per category and their accuracy is the macro average over categories,
+as DCLM's `mmlu_fewshot` is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from dcbench import __version__
+from dcbench.errors import ConfigError, DataError
+from dcbench.manifest import content_id
+
+DEFAULT_TASKS_DIR = Path("~/.cache/dcbench/eval/local_data")
+TOY_SUITE = "toy"
+
+
+def default_tasks_dir() -> Path:
+    """`$DCBENCH_EVAL_DATA`, else ~/.cache/dcbench/eval/local_data."""
+    env = os.environ.get("DCBENCH_EVAL_DATA")
+    return Path(env).expanduser() if env else DEFAULT_TASKS_DIR.expanduser()
+
+
+# ------------------------------------------------------------------ suite plans
+
+
+def _plan(suite: str, version: str, tasks_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Task plans [{name, path, type, num_fewshot, baseline, prompt, category}] and suite facts."""
+    if suite.lower() == TOY_SUITE:
+        from eval.toy import load_toy_suite, toy_task_specs
+
+        defined = load_toy_suite(tasks_dir)
+        specs = defined["tasks"] if defined else toy_task_specs()
+        plans = [{"name": s["label"], "path": tasks_dir / s["dataset_uri"], "type": s["icl_task_type"],
+                  "num_fewshot": int(s.get("num_fewshot", 0)), "baseline": float(s["random_baseline"]),
+                  "prompt": {"continuation_delimiter": s.get("continuation_delimiter", " ")},
+                  "category": s.get("category", "toy")} for s in specs]
+        facts = {"suite_id": defined.get("id") if defined else None, "specs": specs}
+        if defined is None:
+            facts["hint"] = (f"no toy suite in {tasks_dir}: write one with eval.toy.build_toy_suite"
+                             f"({str(tasks_dir)!r})")
+        return plans, facts
+    from eval.suites import get_suite
+
+    spec_suite = get_suite(suite, version)
+    plans = []
+    for t in spec_suite.tasks:
+        plans.append({"name": t.name, "path": _task_path(tasks_dir, t.dataset_root, t.dataset), "type": t.type,
+                      "num_fewshot": t.num_fewshot, "baseline": t.baseline(version), "prompt": dict(t.prompt),
+                      "category": t.category, "available_upstream": t.dataset_available})
+    return plans, {}
+
+
+def _task_path(tasks_dir: Path, root: str, rel: str) -> Path:
+    """A task file: `tasks_dir/rel` for local_data tasks; other roots (gpqa_data) sit beside
+    local_data, or inside tasks_dir."""
+    if root == "local_data":
+        return tasks_dir / rel
+    beside = tasks_dir.parent / root / rel
+    return beside if beside.is_file() else tasks_dir / root / rel
+
+
+def task_config(plan: dict[str, Any], max_seq_len: int):
+    """The scorer's `TaskConfig` for one task plan."""
+    from eval.tasks import TaskConfig
+
+    p = plan["prompt"]
+    known = {"continuation_delimiter", "example_delimiter", "prelimiter", "question_prelimiter", "cot_delimiter",
+             "stop_strings", "has_categories", "do_normalization", "prompt_string"}
+    return TaskConfig(
+        label=plan["name"], dataset_uri=str(plan["path"]), icl_task_type=plan["type"],
+        num_fewshot=int(plan["num_fewshot"]),
+        continuation_delimiter=p.get("continuation_delimiter", " "),
+        example_delimiter=p.get("example_delimiter", "\n"),
+        prelimiter=p.get("question_prelimiter") or p.get("prelimiter") or "",
+        prompt_string=p.get("prompt_string", ""),
+        cot_delimiter=p.get("cot_delimiter", ""),
+        early_stopping_criteria=tuple(p.get("stop_strings") or ()),
+        do_normalization=bool(p.get("do_normalization", True)),
+        has_categories=bool(p.get("has_categories", False)),
+        max_seq_len=int(max_seq_len),
+        extra={k: v for k, v in p.items() if k not in known},
+    )
+
+
+# ------------------------------------------------------------------ running
+
+
+def _macro(per_category: dict[str, Any]) -> float | None:
+    accs = [_acc_of(v) for v in per_category.values()]
+    accs = [a for a in accs if a is not None]
+    return sum(accs) / len(accs) if accs else None
+
+
+def _acc_of(v: Any) -> float | None:
+    if isinstance(v, dict):
+        v = v.get("accuracy")
+    return float(v) if isinstance(v, (int, float)) else None
+
+
+def _aggregate(suite: str, version: str, accs: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
+    if suite.lower() == TOY_SUITE:
+        from eval.toy import toy_aggregate
+
+        return toy_aggregate(accs, facts.get("specs"))
+    from eval.aggregate import aggregate
+
+    return aggregate(accs, version)
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _fmt_agg(v: Any) -> str:
+    return f"{v:.4f}" if isinstance(v, (int, float)) else str(v)
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """The per-task table and the aggregates, as printed at the end of a run."""
+    rows = [("task", "type", "shots", "n", "accuracy", "baseline", "seconds")]
+    for name, t in results["tasks"].items():
+        rows.append((name, t["type"], str(t["num_fewshot"]), str(t["n"]), f"{100 * t['accuracy']:.2f}",
+                     f"{t['random_baseline']:g}", f"{t['seconds']:.1f}"))
+    for name in results["missing"]:
+        rows.append((name, "error" if name in results.get("errors", {}) else "missing", "", "", "", "", ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    aggs = results.get("aggregates") or {}
+    headline = [k for k in ("CORE", "EXTENDED", "MMLU", "TOY", "Core", "Extended") if k in aggs]
+    for k in headline:
+        lines.append(f"{k}: {_fmt_agg(aggs[k])}")
+    return "\n".join(lines)
+
+
+def run_suite(model_path, suite: str, *, tasks_dir=None, out_path=None, version: str = "v2",
+              batch_size: int = 8, limit: int | None = None, tokenizer=None, device=None,
+              progress: bool = True, model=None) -> dict[str, Any]:
+    """Evaluate `model_path` on `suite` ("core", "extended", "mmlu", "core+mmlu" or "toy").
+
+    `tasks_dir` holds the task files (LLM-Foundry's local_data layout; for "toy" the
+    directory `build_toy_suite` wrote); default `default_tasks_dir()`. `limit` scores the
+    first `limit` examples of each task (a smoke run: `complete` is then false).
+    `model` is an already loaded `EvalModel` (then `model_path` is only recorded).
+    A task whose file is absent, or that fails with a DataError (a malformed file, prompts
+    longer than the model's context), is listed in `missing` (the latter also in `errors`).
+    Returns the results dict; writes it to `out_path` when given.
+    """
+    from eval.model import load_model
+    from eval.scoring import evaluate_task
+    from eval.tasks import load_task
+
+    tasks_dir = Path(tasks_dir).expanduser() if tasks_dir is not None else default_tasks_dir()
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1 (got {batch_size})")
+    if limit is not None and limit < 1:
+        raise ConfigError(f"limit must be >= 1 (got {limit})")
+    plans, facts = _plan(suite, version, tasks_dir)
+    if not tasks_dir.is_dir():
+        where = "write it with eval.toy.build_toy_suite" if suite.lower() == TOY_SUITE else \
+            "fetch the task files with `dcbench eval download` (eval.download.download_tasks)"
+        raise ConfigError(f"task directory {tasks_dir} does not exist: {where}, or pass --tasks-dir "
+                          f"(or set DCBENCH_EVAL_DATA)")
+    if model is None:
+        model = load_model(model_path, device=device, tokenizer=tokenizer)
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(plans), desc=f"eval {suite}", unit="task", disable=None, file=sys.stderr)
+    tasks: dict[str, dict[str, Any]] = {}
+    missing: list[str] = []
+    errors: dict[str, str] = {}
+    accs: dict[str, float] = {}
+    t_start = time.perf_counter()
+    try:
+        for plan in plans:
+            if bar is not None:
+                bar.set_postfix_str(plan["name"])
+            if not Path(plan["path"]).is_file():
+                missing.append(plan["name"])
+                if bar is not None:
+                    bar.update(1)
+                continue
+            cfg = task_config(plan, model.max_seq_len)
+            t0 = time.perf_counter()
+            try:
+                examples = load_task(cfg)
+                out = evaluate_task(model, model, cfg, examples, batch_size=batch_size, limit=limit,
+                                    pad_id=getattr(model, "pad_id", None), eos_id=getattr(model, "eot_id", None))
+            except DataError as e:  # a bad file, or a task that cannot fit this model's context
+                errors[plan["name"]] = str(e)
+                missing.append(plan["name"])
+                if bar is not None:
+                    bar.update(1)
+                continue
+            seconds = time.perf_counter() - t0
+            rec: dict[str, Any] = {"accuracy": float(out["accuracy"]), "n": int(out["n"]), "seconds": seconds,
+                                   "examples_per_s": int(out["n"]) / seconds if seconds > 0 else None,
+                                   "type": plan["type"], "num_fewshot": plan["num_fewshot"],
+                                   "random_baseline": plan["baseline"], "category": plan.get("category"),
+                                   "total": len(examples)}
+            cats = out.get("per_category") or {}
+            if cfg.has_categories and cats:
+                macro = _macro(cats)
+                rec["per_category"] = cats
+                rec["micro_accuracy"] = rec["accuracy"]
+                if macro is not None:
+                    rec["accuracy"] = macro
+            for k, v in out.items():
+                if k not in ("accuracy", "n", "per_category", "label") and k not in rec:
+                    rec[k] = v
+            tasks[plan["name"]] = rec
+            # a full run hands the aggregator the subjects, so it checks that all are there
+            accs[plan["name"]] = dict(cats) if (cfg.has_categories and cats and limit is None) else rec["accuracy"]
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    aggregates = _aggregate(suite, version, accs, facts)
+    agg_missing = aggregates.get("missing") if isinstance(aggregates, dict) else None
+    in_suite = {p["name"] for p in plans}  # the aggregate's own list spans all 53 tasks
+    all_missing = [n for n in dict.fromkeys([*missing, *(agg_missing or [])]) if n in in_suite]
+    if suite.lower() != TOY_SUITE:  # keep DCLM's task order
+        from eval.suites import task_names
+
+        order = {n: i for i, n in enumerate(task_names())}
+        all_missing.sort(key=lambda n: order.get(n, len(order)))
+    truncated = limit is not None and any(t["n"] < t["total"] for t in tasks.values())
+    describe = model.describe() if hasattr(model, "describe") else {"path": str(model_path)}
+    describe["path"] = str(model_path) if model_path is not None else describe.get("path")
+    results: dict[str, Any] = {
+        "suite": suite.lower(), "version": version, "model": describe, "tasks": tasks, "aggregates": aggregates,
+        "missing": all_missing, "complete": not all_missing and not truncated,
+        "errors": errors, "limit": limit, "batch_size": batch_size, "tasks_dir": str(tasks_dir),
+        "seconds": time.perf_counter() - t_start, "dcbench": __version__,
+    }
+    if facts.get("suite_id"):
+        results["suite_id"] = facts["suite_id"]
+    if facts.get("hint") and missing:
+        results["hint"] = facts["hint"]
+    results["id"] = content_id("eval", {
+        "model": describe.get("id_chain", {}).get("model"), "suite": results["suite"], "version": version,
+        "limit": limit, "tasks": {k: [v["accuracy"], v["n"]] for k, v in tasks.items()}, "code": __version__})
+    if out_path is not None:
+        _write_json_atomic(Path(out_path), results)
+    if progress:
+        print(format_table(results))
+    return results

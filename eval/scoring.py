@@ -1,0 +1,280 @@
+"""In-context scoring with LLM-Foundry's metrics over a logits callable.
+
+`model` is any callable ``logits_fn(ids: LongTensor[B, T]) -> FloatTensor[B, T, V]``
+(causal, so right padding never changes the logits of real positions); an
+``nn.Module`` is put in eval mode and fed on its parameters' device.
+
+* multiple_choice / schema (``InContextLearningMultipleChoiceAccuracy``): per
+  choice the MEAN cross-entropy of the continuation tokens (exp of it is the
+  per-token perplexity; same order), lowest wins, ties go to the first choice.
+* language_modeling (``InContextLearningLMAccuracy``): correct only when the
+  argmax at every continuation position is the continuation token.
+* generation_task_with_answers (``InContextLearningGenerationAccuracy``,
+  called ...ExactMatchAccuracy in older releases): greedy decoding until end
+  of text, a stop string or the token budget; the output is cut at the first
+  stop string (``re.split("|".join(stops))[0]``, stops used as a regular
+  expression, as LLM-Foundry does), then the text after the LAST
+  ``cot_delimiter`` is kept; with ``do_normalization`` output and labels are
+  TriviaQA-normalised; correct when the output ``startswith`` any label.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import string
+from typing import Any, Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from dcbench.errors import DataError
+
+from eval.prompts import GenerationItem, ScoredItem, build_items
+from eval.tasks import GENERATION, LANGUAGE_MODELING, TaskConfig
+
+LogitsFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+# ---------------------------------------------------------------- plumbing
+
+
+def _device_of(model: Any) -> torch.device:
+    if isinstance(model, torch.nn.Module):
+        for p in model.parameters():
+            return p.device
+    return torch.device("cpu")
+
+
+def _autocast(device: torch.device, precision: str):
+    """bf16 autocast on a CUDA device that has it ("auto"), always ("bf16") or never ("fp32")."""
+    if precision not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"precision must be auto, bf16 or fp32, got {precision!r}")
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "auto" and not (device.type == "cuda" and torch.cuda.is_bf16_supported()):
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def _pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, device) -> torch.Tensor:
+    width = max(len(s) for s in seqs)
+    out = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    for r, s in enumerate(seqs):
+        out[r, :len(s)] = torch.as_tensor(list(s), dtype=torch.long)
+    return out.to(device)
+
+
+# ------------------------------------------------------ continuation scores
+
+
+@torch.no_grad()
+def continuation_scores(model: Any, pairs: Sequence[tuple[Sequence[int], Sequence[int]]], *, pad_id: int = 0,
+                        batch_size: int = 8, precision: str = "auto") -> tuple[list[float], list[bool]]:
+    """Mean continuation cross-entropy and "argmax reproduces every token" per (context, continuation).
+
+    Sequences are run longest first in right-padded batches of `batch_size`.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    for ctx, cont in pairs:
+        if not ctx:
+            raise DataError("a scored example has an empty context: the first continuation token has no prediction")
+        if not cont:
+            raise DataError("a scored example has an empty continuation")
+    device = _device_of(model)
+    if isinstance(model, torch.nn.Module):
+        model.eval()
+    order = sorted(range(len(pairs)), key=lambda i: -(len(pairs[i][0]) + len(pairs[i][1])))
+    ce = [0.0] * len(pairs)
+    exact = [False] * len(pairs)
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        seqs = [list(pairs[i][0]) + list(pairs[i][1]) for i in rows]
+        ids = _pad_batch(seqs, pad_id, device)
+        with _autocast(device, precision):
+            logits = model(ids)
+        for r, i in enumerate(rows):
+            n_ctx, n_cont = len(pairs[i][0]), len(pairs[i][1])
+            # position t predicts token t + 1
+            pred = logits[r, n_ctx - 1:n_ctx + n_cont - 1].float()
+            target = ids[r, n_ctx:n_ctx + n_cont]
+            ce[i] = F.cross_entropy(pred, target).item()
+            exact[i] = bool((pred.argmax(dim=-1) == target).all())
+    return ce, exact
+
+
+def pick_choice(losses: Sequence[float]) -> int:
+    """Index of the lowest mean cross-entropy; the first one on ties (list.index(min))."""
+    return min(range(len(losses)), key=lambda j: (losses[j], j))
+
+
+def score_items(model: Any, items: Sequence[ScoredItem], *, lm: bool = False, pad_id: int = 0,
+                batch_size: int = 8, precision: str = "auto") -> list[bool]:
+    """Correctness per item: lowest-loss choice == gold (MC, schema) or all-argmax (`lm`)."""
+    flat, owner = [], []
+    for k, item in enumerate(items):
+        for pair in item.pairs:
+            flat.append(pair)
+            owner.append(k)
+    ce, exact = continuation_scores(model, flat, pad_id=pad_id, batch_size=batch_size, precision=precision)
+    per_item_ce: list[list[float]] = [[] for _ in items]
+    per_item_exact: list[list[bool]] = [[] for _ in items]
+    for k, c, e in zip(owner, ce, exact):
+        per_item_ce[k].append(c)
+        per_item_exact[k].append(e)
+    if lm:
+        return [all(e) for e in per_item_exact]
+    return [pick_choice(c) == item.gold for c, item in zip(per_item_ce, items)]
+
+
+# ---------------------------------------------------------------- generation
+
+
+def normalize_answer(text: str) -> str:
+    """TriviaQA normalisation as LLM-Foundry applies it.
+
+    Underscores -> spaces, lowercase, punctuation (plus ‘ ’ ´ `) -> spaces,
+    the words a/an/the -> spaces, whitespace collapsed, stripped.
+    """
+    text = text.replace("_", " ").lower()
+    punct = set(string.punctuation + "\u2018\u2019\u00b4`")
+    text = "".join(" " if ch in punct else ch for ch in text)
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split()).strip()
+
+
+def extract_answer(output: str, *, stop_strings: Sequence[str] = (), cot_delimiter: str = "") -> str:
+    """Cut at the first stop string, then keep what follows the last cot delimiter."""
+    if stop_strings:
+        output = re.split("|".join(stop_strings), output)[0]
+    if cot_delimiter:
+        output = output.split(cot_delimiter)[-1]
+    return output
+
+
+def generation_correct(output: str, labels: Sequence[str], *, stop_strings: Sequence[str] = (),
+                       cot_delimiter: str = "", do_normalization: bool = True) -> bool:
+    answer = extract_answer(output, stop_strings=stop_strings, cot_delimiter=cot_delimiter)
+    if do_normalization:
+        answer = normalize_answer(answer)
+        labels = {normalize_answer(label) for label in labels}
+    return any(answer.startswith(label) for label in labels)
+
+
+def _decode(tokenizer: Any, ids: Sequence[int]) -> str:
+    try:
+        return tokenizer.decode(list(ids), skip_special_tokens=True)
+    except TypeError:
+        return tokenizer.decode(list(ids))
+
+
+@torch.no_grad()
+def greedy_generate(model: Any, tokenizer: Any, prompts: Sequence[Sequence[int]],
+                    max_new_tokens: int | Sequence[int], *, eos_id: int | None, stop_strings: Sequence[str] = (),
+                    pad_id: int = 0, batch_size: int = 8, precision: str = "auto") -> list[str]:
+    """Greedy continuations (decoded text, end-of-text excluded) of each prompt.
+
+    A row stops at end of text, when its decoded text contains a stop string,
+    or after its token budget. Rows run longest first in right-padded batches;
+    no key/value cache, so each step re-runs the batch.
+    """
+    budgets = [max_new_tokens] * len(prompts) if isinstance(max_new_tokens, int) else list(max_new_tokens)
+    device = _device_of(model)
+    if isinstance(model, torch.nn.Module):
+        model.eval()
+    order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
+    outputs = [""] * len(prompts)
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        seqs = {i: list(prompts[i]) for i in rows}
+        new: dict[int, list[int]] = {i: [] for i in rows}
+        active = [i for i in rows if budgets[i] > 0]
+        for i in rows:
+            if not prompts[i]:
+                raise DataError("a generation prompt is empty")
+        while active:
+            ids = _pad_batch([seqs[i] for i in active], pad_id, device)
+            with _autocast(device, precision):
+                logits = model(ids)
+            last = torch.as_tensor([len(seqs[i]) - 1 for i in active], device=logits.device)
+            nxt = logits[torch.arange(len(active), device=logits.device), last].float().argmax(dim=-1).tolist()
+            still = []
+            for i, tok in zip(active, nxt):
+                if eos_id is not None and tok == eos_id:
+                    continue
+                seqs[i].append(tok)
+                new[i].append(tok)
+                if len(new[i]) >= budgets[i]:
+                    continue
+                if stop_strings and any(s in _decode(tokenizer, new[i]) for s in stop_strings):
+                    continue
+                still.append(i)
+            active = still
+        for i in rows:
+            outputs[i] = _decode(tokenizer, new[i])
+    return outputs
+
+
+def score_generation(model: Any, tokenizer: Any, cfg: TaskConfig, items: Sequence[GenerationItem], *,
+                     eos_id: int | None, pad_id: int = 0, batch_size: int = 8,
+                     precision: str = "auto") -> tuple[list[bool], list[str]]:
+    outputs = greedy_generate(model, tokenizer, [it.context_ids for it in items], [it.max_new_tokens for it in items],
+                              eos_id=eos_id, stop_strings=cfg.stop_strings, pad_id=pad_id, batch_size=batch_size,
+                              precision=precision)
+    correct = [generation_correct(out, it.labels, stop_strings=cfg.stop_strings, cot_delimiter=cfg.cot_delimiter,
+                                  do_normalization=cfg.do_normalization) for out, it in zip(outputs, items)]
+    return correct, outputs
+
+
+# ---------------------------------------------------------------- one task
+
+
+def _special_id(tokenizer: Any, attr: str, token: str) -> int | None:
+    value = getattr(tokenizer, attr, None)
+    if isinstance(value, int):
+        return value
+    lookup = getattr(tokenizer, "token_to_id", None)
+    if callable(lookup):
+        return lookup(token)
+    return None
+
+
+def evaluate_task(model: Any, tokenizer: Any, cfg: TaskConfig, examples: Sequence[Any], *, batch_size: int = 8,
+                  limit: int | None = None, pad_id: int | None = None, eos_id: int | None = None,
+                  precision: str = "auto") -> dict:
+    """Accuracy of `model` on one task.
+
+    Returns ``{"accuracy", "n"}`` and, with ``cfg.has_categories``,
+    ``"per_category": {category: accuracy}`` and ``"per_category_n"``; then
+    ``"accuracy"`` is the micro average over all scored examples (DCLM's
+    MMLU headline is the MACRO average of ``per_category``, which the
+    aggregator computes). `limit` scores the first `limit` examples, each
+    prompted exactly as in a full run. `eos_id` (generation) defaults to the
+    tokenizer's ``eos_token_id`` or ``<|endoftext|>``; `pad_id` to 0 (any id
+    works: padding is on the right and never scored).
+    """
+    if limit is not None and limit < 1:
+        raise ValueError("limit must be >= 1")
+    if not examples:
+        raise DataError(f"task {cfg.label!r}: no examples")
+    items = build_items(cfg, examples, tokenizer, limit=limit)
+    if pad_id is None:
+        pad_id = 0
+    if cfg.icl_task_type == GENERATION:
+        if eos_id is None:
+            eos_id = _special_id(tokenizer, "eos_token_id", "<|endoftext|>")
+        correct, _ = score_generation(model, tokenizer, cfg, items, eos_id=eos_id, pad_id=pad_id,
+                                      batch_size=batch_size, precision=precision)
+    else:
+        correct = score_items(model, items, lm=cfg.icl_task_type == LANGUAGE_MODELING, pad_id=pad_id,
+                              batch_size=batch_size, precision=precision)
+    n = len(correct)
+    result: dict = {"label": cfg.label, "num_fewshot": cfg.num_fewshot, "accuracy": sum(correct) / n, "n": n}
+    if cfg.has_categories:
+        hits: dict[str, list[bool]] = {}
+        for item, ok in zip(items, correct):
+            hits.setdefault(item.category, []).append(ok)
+        result["per_category"] = {c: sum(v) / len(v) for c, v in sorted(hits.items())}
+        result["per_category_n"] = {c: len(v) for c, v in sorted(hits.items())}
+    return result
