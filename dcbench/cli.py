@@ -45,11 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     from baselines.cli import add_commands as add_baseline_commands
     from training.cli import add_commands as add_training_commands
     from eval.cli import add_commands as add_eval_commands
+    from leaderboard.cli import add_commands as add_leaderboard_commands
 
     add_pool_commands(sub)
     add_baseline_commands(sub)
     add_training_commands(sub)
     add_eval_commands(sub)
+    add_leaderboard_commands(sub)
     return parser
 
 

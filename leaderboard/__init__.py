@@ -1,0 +1,1 @@
+"""Leaderboard: submission documents, rule checks, the results store, DCLM reference import and tables."""
