@@ -100,11 +100,14 @@ def _reproduce(args: argparse.Namespace) -> int:
     results = reproduce(tier=args.tier, pool=args.pool, out=args.out, workers=args.workers, max_steps=args.max_steps)
     store = Store(args.store or f"{args.out}/leaderboard.sqlite")
     for r in results:
-        submission = build_submission(r["run_dir"], name=r["recipe"])
+        d = r["dirs"]
+        submission = build_submission(dataset_dir=d["dataset"], tokens_dir=d["tokens"], model_dir=d["model"],
+                                      eval_json=r["eval_path"], name=r["recipe"])
         rejected = check(submission, store)
         if rejected:
             print(f"{r['recipe']}: not ranked:\n{format_rejections(rejected)}")
             continue
-        store.add(submission)
+        if not any(row["id"] == submission["id"] for row in store.list(tier=args.tier)):
+            store.add(submission)  # a resumed reproduce does not resubmit what is already ranked
     print(format_leaderboard(store.list(tier=args.tier), tier=args.tier))
     return 0

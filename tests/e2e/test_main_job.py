@@ -120,3 +120,17 @@ def test_quality_train_command(tmp_path):
     res = dcbench("quality", "train", str(pos), str(neg), "-o", "m.bin", "--bucket", "10000", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert "80 examples" in res.stdout and (tmp_path / "m.bin").stat().st_size > 0
+
+
+def test_reproduce_baseline_runs_the_chain_and_refuses_to_rank_a_smoke_run(tmp_path):
+    made = dcbench("pool", "toy", "--out", "pool", "--docs", "300", "--shards", "2", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    res = dcbench("reproduce", "baseline", "--pool", "pool", "--out", "r", "--max-steps", "2", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    # Every recipe went pool -> dataset -> tokens -> model -> eval ...
+    for recipe in ("dclm_baseline", "refinedweb", "unfiltered"):
+        assert (tmp_path / "r" / recipe / "eval" / "toy.json").is_file()
+    # ... but a 2-step model is not the tier's token budget, so the rules keep it off the board.
+    assert res.stdout.count("not ranked") == 3 and "token_budget" in res.stdout
+    board = dcbench("leaderboard", "--store", "r/leaderboard.sqlite", cwd=tmp_path)
+    assert board.returncode == 0 and "dclm_baseline" not in board.stdout
