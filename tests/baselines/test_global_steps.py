@@ -112,8 +112,12 @@ def test_top_fraction_keeps_exactly_the_fraction(toy, tmp_path, ray_session):
     scores = [json.loads(line)["q"] for f in sorted((tmp_path / "o" / "stages" / "00" / "data").glob("*"))
               for line in _lines(f)]
     assert sum(s > worst_kept for s in scores) < 80 <= sum(s >= worst_kept for s in scores)
-    hq_share_kept = sum("hq_style" in d["planted"] for d in kept) / len(kept)
-    assert hq_share_kept > 1.5 * planted(toy, "hq_style") / 800  # the reference style is favoured
+    # The classifier learned the reference set's style: its planted pages outscore ordinary clean ones.
+    scored = [json.loads(line) for f in sorted((tmp_path / "o" / "stages" / "00" / "data").glob("*"))
+              for line in _lines(f)]
+    hq = [d["q"] for d in scored if d["planted"] == ["hq_style"]]
+    plain = [d["q"] for d in scored if d["planted"] == []]
+    assert sum(hq) / len(hq) > sum(plain) / len(plain)
 
 
 def test_resume_mid_recipe_gives_the_same_bytes(toy, tmp_path, ray_session):
