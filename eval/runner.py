@@ -24,11 +24,11 @@ import json
 import os
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 from dcbench import __version__
+from dcbench.atomic import write_atomic
 from dcbench.errors import ConfigError, DataError
 from dcbench.manifest import content_id
 
@@ -127,16 +127,6 @@ def _aggregate(suite: str, version: str, accs: dict[str, Any], facts: dict[str, 
     from eval.aggregate import aggregate
 
     return aggregate(accs, version)
-
-
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _fmt_agg(v: Any) -> str:
@@ -273,7 +263,7 @@ def run_suite(model_path, suite: str, *, tasks_dir=None, out_path=None, version:
         "model": describe.get("id_chain", {}).get("model"), "suite": results["suite"], "version": version,
         "limit": limit, "tasks": {k: [v["accuracy"], v["n"]] for k, v in tasks.items()}, "code": __version__})
     if out_path is not None:
-        _write_json_atomic(Path(out_path), results)
+        write_atomic(out_path, json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
     if progress:
         print(format_table(results))
     return results

@@ -35,10 +35,10 @@ from __future__ import annotations
 import json
 import os
 import random
-import uuid
 from pathlib import Path
 from typing import Any, Callable
 
+from dcbench.atomic import write_atomic
 from dcbench.manifest import content_id
 from pools import toy as T
 from pools import toy_words as W
@@ -189,16 +189,6 @@ def toy_task_specs() -> list[dict[str, Any]]:
             for name, (kind, baseline, what) in TOY_TASKS.items()]
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def build_toy_suite(out_dir: str | os.PathLike, seed: int = 0, n_items: int = DEFAULT_N_ITEMS) -> dict[str, Any]:
     """Write `toy/<task>.jsonl` and `suite.json` under `out_dir`; return the suite definition.
 
@@ -212,14 +202,14 @@ def build_toy_suite(out_dir: str | os.PathLike, seed: int = 0, n_items: int = DE
     for spec in specs:
         items = toy_items(spec["label"], n_items, seed)
         text = "".join(json.dumps(it, ensure_ascii=False) + "\n" for it in items)
-        _write_atomic(out / spec["dataset_uri"], text)
+        write_atomic(out / spec["dataset_uri"], text)
         spec["n"] = len(items)
     inputs = {"generator": "toy-eval", "seed": seed, "n_items": n_items, "version": TOY_SUITE_VERSION,
               "pool_grammar": T.GENERATOR_VERSION}
     suite = {"suite": "toy", "id": content_id("evalsuite", {"inputs": inputs, "tasks": specs}), "inputs": inputs,
              "aggregate": "TOY = mean over tasks of (acc - baseline) / (1 - baseline), baselines in %",
              "tasks": specs}
-    _write_atomic(out / SUITE_FILE, json.dumps(suite, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(out / SUITE_FILE, json.dumps(suite, indent=2, ensure_ascii=False) + "\n")
     return suite
 
 

@@ -40,6 +40,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from dcbench.atomic import write_atomic
 from dcbench.errors import ConfigError, RunError
 from dcbench.manifest import MANIFEST_NAME, Manifest, ShardEntry
 from dcbench.poolref import resolve_pool
@@ -323,7 +324,4 @@ def _read_json(path: Path) -> Any:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.write_text(json.dumps(data, sort_keys=True))
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, sort_keys=True))

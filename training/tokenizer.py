@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import uuid
 from pathlib import Path
 from typing import Iterable
 
 import fsspec
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from dcbench.atomic import write_atomic
 from dcbench.errors import ConfigError, DataError
 
 EOT = "<|endoftext|>"
@@ -80,7 +80,7 @@ def download_tokenizer(dest: str | os.PathLike, *, repo: str = NEOX_REPO,
         Tokenizer.from_str(data.decode("utf-8"))
     except Exception as e:
         raise DataError(f"{url} is not a tokenizer.json ({e})") from e
-    return _write_atomic(Path(dest), data)
+    return write_atomic(dest, data)
 
 
 def _fetch(url: str) -> bytes:
@@ -101,17 +101,6 @@ def _fetch(url: str) -> bytes:
             raise OSError(f"HTTP {e.code}") from e
 
 
-def _write_atomic(dest: Path, data: bytes) -> Path:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f"{dest.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return dest
-
-
 def train_bpe(texts: Iterable[str], vocab_size: int, dest: str | os.PathLike) -> Path:
     """Train a byte-level BPE (`<|endoftext|>` = 0, `<|pad|>` = 1) and save it to `dest`.
 
@@ -126,4 +115,4 @@ def train_bpe(texts: Iterable[str], vocab_size: int, dest: str | os.PathLike) ->
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, show_progress=False,
                                   special_tokens=[EOT, PAD], initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(texts, trainer=trainer)
-    return _write_atomic(Path(dest), tok.to_str().encode("utf-8"))
+    return write_atomic(dest, tok.to_str().encode("utf-8"))

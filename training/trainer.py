@@ -34,6 +34,7 @@ from torch.distributed.checkpoint.state_dict import (
     set_optimizer_state_dict,
 )
 
+from dcbench.atomic import write_atomic
 from dcbench.errors import ConfigError, DataError
 from dcbench.manifest import MANIFEST_NAME, Manifest, ShardEntry
 
@@ -216,12 +217,6 @@ def _atomic_save(obj: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 # ---------------------------------------------------------------- checkpoints
 
 _FULL = StateDictOptions(full_state_dict=True, cpu_offload=True)
@@ -259,7 +254,7 @@ def save_checkpoint(out_dir: Path, step: int, model, optimizer, tier, data_pos: 
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     path = ckpt_dir / f"step_{step:06d}.pt"
     _atomic_save(state, path)
-    _atomic_write(ckpt_dir / LATEST, path.name + "\n")
+    write_atomic(ckpt_dir / LATEST, path.name + "\n")
     for old in sorted(ckpt_dir.glob("step_*.pt"))[:-keep]:
         old.unlink()
     return path
@@ -457,7 +452,7 @@ def _finish(out_dir: Path, model, tier, step, last_loss, records, data_dir, over
         _atomic_save(state, model_path)
         config = {"tier": tier_record(tier), "model": dataclasses.asdict(tier.model), "steps": step,
                   "tokens_dir": str(Path(data_dir).resolve())}  # where evaluation finds the tokenizer
-        _atomic_write(model_dir / "config.json", json.dumps(config, indent=2) + "\n")
+        write_atomic(model_dir / "config.json", json.dumps(config, indent=2) + "\n")
         manifest = Manifest(kind="model", name=tier.name, shards=[_shard_entry(model_path, out_dir)],
                             inputs={"tokens": _token_manifest_id(Path(data_dir)), "tier": tier.name,
                                     "overrides": overrides or {}},
