@@ -10,6 +10,7 @@ EPILOG = """\
 examples:
   dcbench pool toy --out pool/                     # the embedded default pool (no download)
   dcbench pool toy --out pool/ --docs 20000 --seed 7
+  dcbench pool toy-sources --out sources/          # web / reference / foreign sources for mixing
   dcbench pool ingest crawl/*.warc.gz --out pool/  # WARC/WET -> DCLM-Pool jsonl.gz shards
   dcbench pool download manifest.json pool/        # fetch, verify sha256, resume
   dcbench pool tiers                               # DCLM's pool for each scale tier
@@ -19,7 +20,7 @@ examples:
 def add_commands(sub: argparse._SubParsersAction) -> None:
     pool = sub.add_parser(
         "pool",
-        help="get a pool: toy, ingest WARC/WET, download by manifest, list tiers",
+        help="get a pool: toy, toy mixing sources, ingest WARC/WET, download by manifest, list tiers",
         description="Pools are sharded DCLM-Pool documents (text, url, WARC metadata) with a manifest.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -45,6 +46,30 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     toy.add_argument("--no-classifier", action="store_true",
                      help=f"skip training {TOY_CLASSIFIER} (reference set vs pool, DCLM's fastText settings)")
     toy.set_defaults(func=_toy)
+
+    ts = psub.add_parser(
+        "toy-sources",
+        help="generate three toy sources (web, reference, foreign) for data-mixing experiments",
+        description=(
+            "Generate, deterministically from a seed, three sources in DCLM-Pool form for data-mixing\n"
+            "experiments, each a pool directory with its own manifest:\n"
+            "  web        ordinary clean English web prose\n"
+            "  reference  encyclopedic and instructional English prose\n"
+            "  foreign    German, French, Spanish and Italian pages\n"
+            "plus held-out validation sets valid/<source>/ from a separate random stream (no document\n"
+            "shared with the training sources), and uniform.yaml, a mixture file with equal token shares\n"
+            "for `dcbench tokenize --mix`."
+        ),
+        epilog="example:\n  dcbench pool toy-sources --out sources/\n"
+               "  dcbench tokenize --mix sources/uniform.yaml --tier toy-250k-1x -o runs/tokens-uniform",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ts.add_argument("--out", required=True, help="output directory (<source>/, valid/<source>/, uniform.yaml)")
+    ts.add_argument("--docs", type=int, default=1500, help="documents per source (default 1500)")
+    ts.add_argument("--valid-docs", type=int, default=150, help="held-out documents per source (default 150)")
+    ts.add_argument("--shards", type=int, default=2, help="shards per source (default 2)")
+    ts.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    ts.set_defaults(func=_toy_sources)
 
     ingest = psub.add_parser(
         "ingest",
@@ -92,6 +117,21 @@ def _toy(args: argparse.Namespace) -> int:
     suite = build_toy_suite(f"{args.out}/eval", seed=args.seed)
     print(f"toy evaluation suite: {len(suite['tasks'])} held-out tasks -> {args.out}/eval "
           f"(dcbench eval MODEL --suite toy --tasks-dir {args.out}/eval)")
+    return 0
+
+
+def _toy_sources(args: argparse.Namespace) -> int:
+    from dcbench.errors import ConfigError
+    from pools.toy_sources import build_toy_sources
+
+    if min(args.docs, args.valid_docs, args.shards) < 1:
+        raise ConfigError("--docs, --valid-docs and --shards must be at least 1")
+    built = build_toy_sources(args.out, docs_per_source=args.docs, valid_docs=args.valid_docs,
+                              n_shards=args.shards, seed=args.seed)
+    for name, m in built.sources.items():
+        print(f"{name:>9}: {m.documents:,} documents in {len(m.shards)} shards ({m.bytes / 1e6:.2f} MB), "
+              f"{built.valid[name].documents:,} held out in valid/{name}")
+    print(f"sources -> {args.out}; equal-weight mixture -> {built.mixture} (dcbench tokenize --mix ...)")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import textwrap
 from pathlib import Path
 
 DEFAULT_TOKENIZER = Path(os.environ.get("DCBENCH_CACHE", "~/.cache/dcbench")).expanduser() / "tokenizers" / "gpt-neox-20b.json"
@@ -16,6 +17,20 @@ examples:
 
 Official tiers keep DCLM's hyperparameters: --set is refused there unless --off-leaderboard.
 Re-running the same command resumes from the latest checkpoint.
+"""
+
+TOKENIZE_EPILOG = """\
+examples:
+  dcbench tokenize runs/dclm_baseline --tier toy-250k-1x -o runs/tokens
+  dcbench pool toy-sources --out sources/
+  dcbench tokenize --mix sources/uniform.yaml --tier toy-250k-1x -o runs/mix-uniform
+  dcbench tokenize --mix sources/web-heavy.yaml --tier toy-250k-1x -o runs/mix-web \\
+      --tokenizer runs/mix-uniform/tokenizer.json --tokens 2000000
+
+A mixture file (kind: mixture) names its sources (dataset dirs or pool specs) and their token shares:
+  sources: {web: web, reference: reference}
+  weights: {web: 0.75, reference: 0.25}
+Sources of weight 0 are not read. For a mixing experiment, pass the same --tokenizer to every mixture.
 """
 
 
@@ -36,19 +51,28 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     dl.set_defaults(func=_download)
 
     t = sub.add_parser(
-        "tokenize", help="tokenize and globally shuffle a curated dataset for a tier",
-        description=("Encode every document, append EOT, cut contexts of seq_len + 1 tokens and shuffle them "
-                     "globally in two stages on Ray (like DCLM's tokshuf). Official tiers use the GPT-NeoX-20B "
-                     "tokenizer; small tiers train a small BPE on the dataset (saved beside the tokens)."),
-        epilog="example:\n  dcbench tokenize runs/dclm_baseline --tier toy-250k-1x -o runs/tokens",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    t.add_argument("dataset", help="a `dcbench process` output directory (or any pool spec)")
+        "tokenize", help="tokenize and globally shuffle a curated dataset (or a mixture of sources) for a tier",
+        description=textwrap.fill(
+            "Encode every document, append EOT, cut contexts of seq_len + 1 tokens and shuffle them globally in two "
+            "stages on Ray (like DCLM's tokshuf). Official tiers use the GPT-NeoX-20B tokenizer; small tiers train "
+            "a small BPE on the dataset (saved beside the tokens).", 100) + "\n\n" + textwrap.fill(
+            "With --mix, tokenize a mixture file instead (Data Mixing Laws): each source's share of the tokens is "
+            "its weight, to within one context. Without --tokens, as many tokens as the mixture allows without "
+            "repeating any source; with --tokens, sources that have too few are repeated (with a warning).", 100),
+        epilog=TOKENIZE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("dataset", nargs="?", default=None,
+                   help="a `dcbench process` output directory (or any pool spec); or give --mix")
+    t.add_argument("--mix", default=None, metavar="MIXTURE.yaml",
+                   help="a mixture file (sources and token-share weights) instead of DATASET")
+    t.add_argument("--tokens", type=int, default=None,
+                   help="with --mix: total tokens to produce (default: the most that repeats no source)")
     t.add_argument("--tier", required=True, help="scale tier (see `dcbench scales`)")
     t.add_argument("-o", "--output", required=True, help="token shards directory")
-    t.add_argument("--tokenizer", default=None, help="tokenizer.json (default: the tier's)")
+    t.add_argument("--tokenizer", default=None,
+                   help="tokenizer.json (default: the tier's; pass one for every mixture of a mixing experiment)")
     t.add_argument("--workers", type=int, default=None, help="Ray tasks at once (default: all CPUs)")
     t.add_argument("--address", default=None, help="join an existing Ray cluster")
-    t.add_argument("--seed", type=int, default=0, help="shuffle seed (default 0)")
+    t.add_argument("--seed", type=int, default=0, help="shuffle (and mixture selection) seed (default 0)")
     t.set_defaults(func=_tokenize)
 
     tr = sub.add_parser("train", help="train the tier's fixed model on token shards",
@@ -90,10 +114,13 @@ def _download(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tokenizer_for(tier, dataset: str, out: str, given: str | None) -> str:
-    """The tokenizer file a tier uses: given, the downloaded NeoX one, or a BPE trained on the dataset."""
+def _tokenizer_for(tier, datasets: str | list[str], out: str, given: str | None) -> str:
+    """The tokenizer file a tier uses: given, the downloaded NeoX one, or a BPE trained on the dataset(s)
+    (all of a mixture's sources)."""
     from dcbench.errors import ConfigError
 
+    if isinstance(datasets, str):
+        datasets = [datasets]
     if given:
         return given
     if tier.tokenizer == "gpt-neox-20b":
@@ -108,27 +135,53 @@ def _tokenizer_for(tier, dataset: str, out: str, given: str | None) -> str:
         from dcbench.shards import Bad, read_shard
         from training.tokenizer import train_bpe
 
-        texts = (d["text"] for uri in resolve_pool(dataset).uris for d in read_shard(uri) if not isinstance(d, Bad))
+        texts = (d["text"] for dataset in datasets for uri in resolve_pool(dataset).uris
+                 for d in read_shard(uri) if not isinstance(d, Bad))
         train_bpe(texts, size, path)
-        print(f"trained a {size}-token BPE on {dataset} -> {path}")
+        print(f"trained a {size}-token BPE on {', '.join(datasets)} -> {path}")
     return str(path)
 
 
 def _tokenize(args: argparse.Namespace) -> int:
     from dcbench.errors import ConfigError
     from training.scales import get_tier
-    from training.tokenize import tokenize_dataset
+    from training.tokenize import tokenize_dataset, tokenize_mixture
     from training.tokenizer import load_tokenizer, vocab_size
 
+    if (args.dataset is None) == (args.mix is None):
+        raise ConfigError("give exactly one of DATASET or --mix MIXTURE.yaml")
+    if args.tokens is not None and args.mix is None:
+        raise ConfigError("--tokens goes with --mix (a plain dataset is tokenized whole)")
     tier = get_tier(args.tier)
-    tok_path = _tokenizer_for(tier, args.dataset, args.output, args.tokenizer)
+    mixture = None
+    if args.mix is not None:
+        from baselines.mixing.mixture import load_mixture
+
+        mixture = load_mixture(args.mix)
+        datasets = list(mixture.sources.values())  # every source, whatever its weight: one BPE for all mixtures
+    else:
+        datasets = [args.dataset]
+    tok_path = _tokenizer_for(tier, datasets, args.output, args.tokenizer)
+    if mixture is not None and args.tokenizer is None and tier.tokenizer != "gpt-neox-20b":
+        print("note: this BPE was trained on all the mixture's sources; for a mixing experiment train it once and "
+              f"pass --tokenizer {tok_path} to every mixture, so their losses are comparable")
     if vocab_size(load_tokenizer(tok_path)) > tier.model.vocab_size:
         raise ConfigError(f"tokenizer {tok_path} has more tokens than tier {tier.name}'s vocabulary "
                           f"({tier.model.vocab_size}); use the tier's tokenizer")
-    m = tokenize_dataset(args.dataset, args.output, tok_path, seq_len=tier.model.seq_len, workers=args.workers,
-                         seed=args.seed, address=args.address, progress=True)
+    common = dict(seq_len=tier.model.seq_len, workers=args.workers, seed=args.seed, address=args.address,
+                  progress=True)
+    if mixture is None:
+        m = tokenize_dataset(args.dataset, args.output, tok_path, **common)
+    else:
+        m = tokenize_mixture(mixture, args.output, tok_path, tokens=args.tokens, **common)
     print(f"tokens {m.id}: {m.extra['sequences']:,} sequences of {tier.model.seq_len + 1} tokens "
           f"({m.extra['tokens']:,} tokens) -> {args.output}")
+    for name, r in m.extra.get("mixture", {}).items():
+        if r["contexts_available"] is None:
+            print(f"  {name}: weight 0, not read")
+            continue
+        print(f"  {name}: weight {r['weight']:.4f}, token share {r['token_share']:.4f}, "
+              f"{r['contexts_taken']:,} of {r['contexts_available']:,} contexts ({r['epochs']:.2f} epochs)")
     return 0
 
 

@@ -14,6 +14,18 @@ pool order, permute them with a generator seeded by (seed, cell), and write
 stage-1 files through memory maps. Shard numbers are fixed from the stage-1
 counts before any cell runs, so cells write independently.
 
+Mixtures (`tokenize_mixture`, Data Mixing Laws): stage 1 runs over the
+shards of every source of weight > 0 (weight-0 sources are not read), with
+stems `<source>--<shard>` so sources never collide. From the contexts each
+source has (n_s) follows the total T: ceil(tokens / (seq_len + 1)) when
+`tokens` is given, else the most that repeats no source, floor(min n_s / w_s).
+Source s gets k_s of T by largest remainder of w_s * T (so the token shares
+are the weights to within one context): k_s // n_s full passes plus a subset
+of k_s % n_s contexts drawn by a generator seeded by (seed, source name).
+`work/select/<stem>.npy` holds each row's multiplicity, and stage 2 repeats
+a cell's rows by it before the permutation. A plain dataset is the
+one-source case without selection (its stems keep their names).
+
 Every output depends only on the inputs and the seed, never on scheduling,
 so any number of workers gives byte-identical shards. Memory: stage 1 holds
 one batch of documents, stage 2 one cell's row index (16 bytes a context)
@@ -21,6 +33,8 @@ and one output shard. A re-run skips finished tasks; a finished directory
 returns its manifest at once.
 
     out_dir/manifest.json   kind "tokens": shards (documents = sequences), inputs, extra
+                            (a mixture's extra["mixture"]: contexts available/taken, epochs and
+                            token share per source; documents/content_tokens count what was read)
     out_dir/stats.json      CPU seconds of each stage, tokens per CPU second
     out_dir/tokens-NNNNN.npy  uint16 (vocab <= 65536) or uint32, shape (n, seq_len + 1)
     out_dir/work/           stage files, removed when the manifest is written
@@ -30,27 +44,34 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import re
 import shutil
 import struct
+import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
 from dcbench.atomic import write_atomic
-from dcbench.errors import ConfigError, RunError
+from dcbench.errors import ConfigError, DataError, RunError
 from dcbench.manifest import MANIFEST_NAME, Manifest, ShardEntry
-from dcbench.poolref import resolve_pool
+from dcbench.poolref import PoolRef, resolve_pool
 from dcbench.runner import ray_init
 from dcbench.shards import Bad, read_shard, shard_stem
 from training.tokenizer import eot_id, file_sha256, load_tokenizer, pad_id, vocab_size
 
+if TYPE_CHECKING:
+    from baselines.mixing.mixture import Mixture
+
 BATCH_BYTES = 4 << 20  # text per encode_batch call: bounds stage-1 memory
 _HEADER = 128  # bytes reserved for the .npy header of a streamed stage-1 file
 _TOKENIZERS: dict[str, Any] = {}
+_SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # becomes part of file names
 
 
 def token_dtype(vocab: int) -> np.dtype:
@@ -68,8 +89,53 @@ def tokenize_dataset(dataset: str, out_dir: str, tokenizer_path: str, *, seq_len
     _check_args(seq_len, workers, num_cells, shard_sequences)
     ref = resolve_pool(dataset)
     tok = load_tokenizer(tokenizer_path)
-    vocab = vocab_size(tok)
     inputs = {"dataset": ref.id, "tokenizer": file_sha256(tokenizer_path), "seq_len": seq_len, "seed": seed}
+    return _tokenize({"": ref}, None, None, ref.name, inputs, out_dir, tokenizer_path, tok, seq_len=seq_len,
+                     workers=workers, seed=seed, num_cells=num_cells, shard_sequences=shard_sequences,
+                     address=address, progress=progress)
+
+
+def tokenize_mixture(mixture: "Mixture | str | os.PathLike", out_dir: str, tokenizer_path: str, *, seq_len: int,
+                     tokens: int | None = None, workers: int | None = None, seed: int = 0, num_cells: int = 16,
+                     shard_sequences: int = 8192, address: str | None = None, progress: bool = False) -> Manifest:
+    """Tokenize a mixture (a `Mixture` or a mixture file) into `out_dir`, each source's token share its weight.
+
+    `tokens`: the total to produce (whole contexts, rounded up); sources
+    without enough are repeated, with a warning on stderr. Without it, the
+    most tokens that repeat no source. See the module doc for the selection.
+    """
+    _check_args(seq_len, workers, num_cells, shard_sequences)
+    if not hasattr(mixture, "weights"):
+        from baselines.mixing.mixture import load_mixture
+
+        mixture = load_mixture(mixture)
+    if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1):
+        raise ConfigError(f"tokens must be a positive whole number, got {tokens!r}")
+    weights = {n: float(mixture.weights[n]) for n in mixture.names}
+    bad = [n for n in weights if not _SOURCE_NAME.fullmatch(n)]
+    if bad:
+        raise ConfigError(f"mixture source names {bad} must be letters, digits, '_', '.' or '-' "
+                          f"(they become part of file names)")
+    refs = {n: resolve_pool(mixture.sources[n]) for n, w in weights.items() if w > 0}  # weight 0: not read
+    tok = load_tokenizer(tokenizer_path)
+    inputs = {"mixture": {n: {"dataset": refs[n].id if n in refs else None, "weight": w} for n, w in weights.items()},
+              "tokenizer": file_sha256(tokenizer_path), "seq_len": seq_len, "seed": seed, "tokens": tokens}
+    return _tokenize(refs, weights, tokens, "+".join(refs), inputs, out_dir, tokenizer_path, tok, seq_len=seq_len,
+                     workers=workers, seed=seed, num_cells=num_cells, shard_sequences=shard_sequences,
+                     address=address, progress=progress)
+
+
+def _tokenize(refs: dict[str, PoolRef], weights: dict[str, float] | None, tokens: int | None, name: str,
+              inputs: dict[str, Any], out_dir: str, tokenizer_path: str, tok: Any, *, seq_len: int,
+              workers: int | None, seed: int, num_cells: int, shard_sequences: int, address: str | None,
+              progress: bool) -> Manifest:
+    """The one code path: `weights` None is a plain dataset (`refs` = {"": ref}, every context once)."""
+    sources = [(src, u, f"{src}--{shard_stem(u)}" if weights is not None else shard_stem(u))
+               for src, ref in refs.items() for u in ref.uris]  # (source, shard uri, stem)
+    stems = [stem for _, _, stem in sources]
+    if len(set(stems)) < len(stems):
+        raise ConfigError("two mixture sources give shards the same name (<source>--<shard>); rename a source")
+    vocab = vocab_size(tok)
     layout = {"num_cells": num_cells, "shard_sequences": shard_sequences}
     out = Path(out_dir).resolve()  # tasks may run in another working directory
     finished = _finished(out, inputs, layout)
@@ -78,18 +144,21 @@ def tokenize_dataset(dataset: str, out_dir: str, tokenizer_path: str, *, seq_len
     _claim(out, {**inputs, **layout})
 
     spec = {"tokenizer": str(Path(tokenizer_path).resolve()), "seq_len": seq_len, "seed": seed, "num_cells": num_cells,
-            "dtype": token_dtype(vocab).str, "eot": eot_id(tok), "pad": pad_id(tok)}
-    stems = [shard_stem(u) for u in ref.uris]
+            "dtype": token_dtype(vocab).str, "eot": eot_id(tok), "pad": pad_id(tok), "select": weights is not None}
     work = out / "work"
     ours = ray_init(workers, address)
     try:
         import ray
 
         limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        todo = [(u, s) for u, s in zip(ref.uris, stems) if not (work / "stage1" / f"{s}.json").exists()]
+        todo = [(u, s) for _, u, s in sources if not (work / "stage1" / f"{s}.json").exists()]
         _map(_stage1, [(u, s, str(work), spec) for u, s in todo], limit, progress, "tokenize", len(stems))
         stats = [_read_json(work / "stage1" / f"{s}.json") for s in stems]
-        cell_rows = np.sum([st["cells"] for st in stats], axis=0, dtype=np.int64) if stats else np.zeros(num_cells)
+        mixed = None
+        if weights is None:
+            cell_rows = np.sum([st["cells"] for st in stats], axis=0, dtype=np.int64) if stats else np.zeros(num_cells)
+        else:
+            cell_rows, mixed = _select(work, sources, stats, weights, tokens, seq_len, seed, num_cells)
         per_cell = [-(-int(n) // shard_sequences) for n in cell_rows]
         firsts = np.concatenate([[0], np.cumsum(per_cell)[:-1]]).astype(int).tolist()
         cells = [c for c in range(num_cells) if not (work / "stage2" / f"cell-{c:05d}.json").exists()]
@@ -100,7 +169,7 @@ def tokenize_dataset(dataset: str, out_dir: str, tokenizer_path: str, *, seq_len
             import ray
 
             ray.shutdown()
-    return _finish(out, ref.name, inputs, layout, spec, vocab, stats, num_cells)
+    return _finish(out, name, inputs, layout, spec, vocab, stats, num_cells, mixed)
 
 
 def _check_args(seq_len: int, workers: int | None, num_cells: int, shard_sequences: int) -> None:
@@ -248,14 +317,88 @@ def _npy_header(dtype: np.dtype, rows: int, cols: int) -> bytes:
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(body)) + body.encode("latin1")
 
 
+# ------------------------------------------------------------------ mixture selection
+
+
+def largest_remainder(weights: dict[str, float], total: int) -> dict[str, int]:
+    """Whole shares of `total` in proportion to `weights`, summing to exactly `total`
+    (ties go to the earlier name)."""
+    norm = sum(weights.values())
+    quota = {n: w / norm * total for n, w in weights.items()}
+    take = {n: math.floor(q) for n, q in quota.items()}
+    order = sorted(weights, key=lambda n: -(quota[n] - take[n]))  # stable: mixture order breaks ties
+    for n in order[:total - sum(take.values())]:
+        take[n] += 1
+    return take
+
+
+def _name_key(name: str) -> int:
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
+
+
+def _select(work: Path, sources: list[tuple[str, str, str]], stats: list[dict[str, Any]],
+            weights: dict[str, float], tokens: int | None, seq_len: int, seed: int,
+            num_cells: int) -> tuple[np.ndarray, dict[str, dict[str, Any]]]:
+    """Decide how often each context is taken; write `work/select/<stem>.npy`; return the rows
+    of each cell and the per-source report."""
+    active = {n: w for n, w in weights.items() if w > 0}
+    read = {n: {"contexts": 0, "documents": 0, "content_tokens": 0} for n in active}
+    for (src, _, _), st in zip(sources, stats):
+        for key in read[src]:
+            read[src][key] += st[key]
+    avail = {n: r["contexts"] for n, r in read.items()}
+    empty = [n for n, k in avail.items() if k == 0]
+    if empty:
+        raise DataError(f"mixture sources {empty} have weight > 0 but no text to tokenize")
+    if tokens is not None:
+        total = -(-tokens // (seq_len + 1))
+        take = largest_remainder(active, total)
+    else:  # the most that repeats no source (float weights: step down if rounding overshoots one)
+        total = min(math.floor(n / active[s] + 1e-9) for s, n in avail.items())
+        take = largest_remainder(active, total)
+        while any(take[s] > avail[s] for s in active):
+            total -= 1
+            take = largest_remainder(active, total)
+    report: dict[str, dict[str, Any]] = {}
+    cell_rows = np.zeros(num_cells, np.int64)
+    for src, w in weights.items():
+        if src not in active:
+            report[src] = {"weight": w, "contexts_available": None, "contexts_taken": 0, "epochs": 0.0,
+                           "token_share": 0.0}
+            continue
+        n, k = avail[src], take[src]
+        if k > n:
+            print(f"warning: mixture source {src!r} has {n:,} contexts but its weight {w:.4g} takes {k:,}: "
+                  f"it is repeated {k / n:.2f} times", file=sys.stderr)
+        mult = np.full(n, k // n, np.int64)
+        mult[np.random.default_rng([seed, _name_key(src)]).choice(n, k % n, replace=False)] += 1
+        dtype = np.uint16 if mult.max() < 1 << 16 else np.uint32
+        start = 0
+        for (s_src, _, stem), st in zip(sources, stats):
+            if s_src == src:
+                part, start = mult[start:start + st["contexts"]], start + st["contexts"]
+                path = work / "select" / f"{stem}.npy"
+                if not path.exists():  # a resumed run: the same selection, already written
+                    _save_npy(path, part.astype(dtype))
+                cells = np.load(work / "stage1" / f"{stem}.cells.npy")
+                cell_rows += np.bincount(cells, weights=part, minlength=num_cells).astype(np.int64)
+        report[src] = {"weight": w, "contexts_available": n, "contexts_taken": k, "epochs": k / n,
+                       "token_share": k / total, "documents_read": read[src]["documents"],
+                       "content_tokens_read": read[src]["content_tokens"]}
+    return cell_rows, report
+
+
 # ------------------------------------------------------------------ stage 2
 
 
-def _cell_members(cell: int, stems: list[str], work: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(shard index, row) of every context in `cell`, in pool and row order."""
+def _cell_members(cell: int, stems: list[str], work: Path, select: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(shard index, row) of every context in `cell`, in pool and row order; with `select`,
+    each row as many times as its multiplicity (0 drops it)."""
     shards, rows = [], []
     for i, stem in enumerate(stems):
         r = np.flatnonzero(np.load(work / "stage1" / f"{stem}.cells.npy") == cell)
+        if select:
+            r = np.repeat(r, np.load(work / "select" / f"{stem}.npy")[r].astype(np.int64))
         shards.append(np.full(len(r), i, np.int64))
         rows.append(r)
     return np.concatenate(shards or [np.zeros(0, np.int64)]), np.concatenate(rows or [np.zeros(0, np.int64)])
@@ -264,7 +407,7 @@ def _cell_members(cell: int, stems: list[str], work: Path) -> tuple[np.ndarray, 
 def _stage2(cell: int, first: int, stems: list[str], work: str, out: str, spec: dict[str, Any],
             shard_sequences: int) -> None:
     cpu, wdir = time.process_time(), Path(work)
-    shard_idx, rows = _cell_members(cell, stems, wdir)
+    shard_idx, rows = _cell_members(cell, stems, wdir, spec.get("select", False))
     order = np.random.default_rng([spec["seed"], cell]).permutation(len(rows))
     maps: dict[int, np.ndarray] = {}
     entries = []
@@ -291,7 +434,8 @@ def _entry(path: Path, rows: int) -> dict[str, Any]:
 
 
 def _finish(out: Path, name: str, inputs: dict[str, Any], layout: dict[str, Any], spec: dict[str, Any],
-            vocab: int, stats: list[dict[str, Any]], num_cells: int) -> Manifest:
+            vocab: int, stats: list[dict[str, Any]], num_cells: int,
+            mixed: dict[str, dict[str, Any]] | None = None) -> Manifest:
     cells = [_read_json(out / "work" / "stage2" / f"cell-{c:05d}.json") for c in range(num_cells)]
     shards = [ShardEntry(**e) for cell in cells for e in cell["shards"]]
     sequences = sum(s.documents for s in shards)
@@ -301,6 +445,9 @@ def _finish(out: Path, name: str, inputs: dict[str, Any], layout: dict[str, Any]
              "bad_records": sum(st["bad_records"] for st in stats),
              "dtype": np.dtype(spec["dtype"]).name, "vocab_size": vocab, "eot": spec["eot"], "pad": spec["pad"],
              **layout}
+    if mixed is not None:
+        extra["mixture"] = mixed
+        extra["token_shares"] = {n: r["token_share"] for n, r in mixed.items()}
     manifest = Manifest(kind="tokens", name=name, shards=shards, inputs=inputs, extra=extra)
     # Timings vary from run to run, so they live beside the manifest, not in it.
     cpu1, cpu2 = sum(st["cpu_secs"] for st in stats), sum(c["cpu_secs"] for c in cells)

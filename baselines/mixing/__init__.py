@@ -1,0 +1,11 @@
+"""Data mixing laws (Ye et al., arXiv 2403.16952): predict validation loss
+from the mixture proportions of the training sources, fitted on small runs,
+and choose the mixture with the lowest predicted loss.
+
+    grid.py      mixtures to try: the paper's double-diminishing grid, Dirichlet draws
+    laws.py      the M4 law per validation domain, the implicit-aggregation model,
+                 the step law L(S) and size law L(N) for nested prediction
+    optimize.py  the mixture that minimises predicted loss under per-source caps
+    runs.py      the table of small runs a fit reads, and the nested pipeline
+    mixture.py   mixture files, what `dcbench tokenize --mix` consumes
+"""
