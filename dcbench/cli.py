@@ -26,6 +26,7 @@ The only thing a submission changes is the data. A typical session:
   dcbench tokenize runs/dclm --tier toy-250k-1x -o runs/tokens
   dcbench train --tier toy-250k-1x --data runs/tokens --out runs/model
   dcbench eval toy-suite --out toy_eval && dcbench eval runs/model --suite toy --tasks-dir toy_eval
+  dcbench mix --help                           # data mixing laws: propose, run, fit, optimize
   dcbench steps                                # what a recipe can use
   dcbench scales                               # the scale tiers
 
@@ -46,12 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     from training.cli import add_commands as add_training_commands
     from eval.cli import add_commands as add_eval_commands
     from leaderboard.cli import add_commands as add_leaderboard_commands
+    from baselines.mixing.cli import add_commands as add_mix_commands
 
     add_pool_commands(sub)
     add_baseline_commands(sub)
     add_training_commands(sub)
     add_eval_commands(sub)
     add_leaderboard_commands(sub)
+    add_mix_commands(sub)
     return parser
 
 

@@ -1,0 +1,88 @@
+"""Small runs for a mixing law: for each mixture, tokenize, train, and
+measure the validation loss on every validation domain.
+
+    out/tokenizer.json        one tokenizer for every run (losses must be comparable)
+    out/valid/<domain>/       validation tokens, made once
+    out/runs/<mixture>/tokens, out/runs/<mixture>/model
+    out/runs.jsonl            one record per finished mixture (what `dcbench mix fit` reads)
+
+A mixture already in runs.jsonl is skipped, so a re-run resumes. Every run
+trains the same tier with the same overrides and token budget; only the
+mixture differs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from baselines.mixing.mixture import Mixture
+from baselines.mixing.runs import Run, append_run, load_runs
+from dcbench.errors import ConfigError
+
+
+def run_mixtures(mixtures: dict[str, Mixture], valid: dict[str, str], tier, out_dir: str | Path, *,
+                 tokenizer: str | None = None, overrides: dict | None = None, workers: int | None = None,
+                 seed: int = 0, val_batches: int = 64, log: Callable[[str], object] = print) -> list[Run]:
+    if not mixtures or not valid:
+        raise ConfigError("a mixing experiment needs at least one mixture and one validation domain")
+    names = {tuple(m.names) for m in mixtures.values()}
+    if len(names) != 1:
+        raise ConfigError(f"every mixture must name the same sources in the same order, got {sorted(names)}")
+    from dcbench.runner import ray_init
+    from training.trainer import resolve_tier
+
+    tier = resolve_tier(tier, overrides, off_leaderboard=True)
+    ours = ray_init(workers, None)  # one Ray session for every tokenize call
+    try:
+        return _run_all(mixtures, valid, tier, Path(out_dir), tokenizer, workers, seed, val_batches, log)
+    finally:
+        if ours:
+            import ray
+
+            ray.shutdown()
+
+
+def _run_all(mixtures, valid, tier, out: Path, tokenizer, workers, seed, val_batches, log) -> list[Run]:
+    from training.tokenize import tokenize_mixture
+    from training.trainer import build_model, load_weights, train, validation_loss
+
+    out.mkdir(parents=True, exist_ok=True)
+    first = next(iter(mixtures.values()))
+    tok = tokenizer or _shared_tokenizer(tier, list(first.sources.values()), out)  # the training text only
+    val_dirs = {d: _tokens(spec, out / "valid" / d, tok, tier, seed, workers) for d, spec in valid.items()}
+    table = out / "runs.jsonl"
+    done = {r.mixture: r for r in load_runs(table)} if table.exists() else {}
+    tokens = tier.steps * tier.global_batch * (tier.model.seq_len + 1)
+    for i, (name, mix) in enumerate(mixtures.items(), 1):
+        if name in done:
+            log(f"[{i}/{len(mixtures)}] {name}: done earlier")
+            continue
+        shares = " ".join(f"{s}={w:.4g}" for s, w in mix.weights.items())
+        log(f"[{i}/{len(mixtures)}] {name}: {shares}")
+        data = out / "runs" / name / "tokens"
+        tokenize_mixture(mix, str(data), tok, seq_len=tier.model.seq_len, tokens=tokens, workers=workers, seed=seed)
+        result = train(tier, data, out / "runs" / name / "model", off_leaderboard=True, log=lambda *_: None)
+        state, config = load_weights(result.model_path)
+        model = build_model(tier, "cpu")
+        model.load_state_dict(state)
+        losses = {d: validation_loss(model, vd, tier.model.seq_len, max_batches=val_batches)
+                  for d, vd in val_dirs.items()}
+        log("    " + " ".join(f"{d}={v:.4f}" for d, v in losses.items()))
+        run = Run(name, dict(mix.weights), losses, result.steps, float(tier.model_params), dict(mix.sources))
+        append_run(table, run)
+        done[name] = run
+    return [done[n] for n in mixtures]
+
+
+def _shared_tokenizer(tier, datasets: list[str], out: Path) -> str:
+    from training.cli import _tokenizer_for
+
+    return _tokenizer_for(tier, datasets, str(out), None)
+
+
+def _tokens(spec: str, out: Path, tok: str, tier, seed: int, workers: int | None) -> Path:
+    from training.tokenize import tokenize_dataset
+
+    tokenize_dataset(spec, str(out), tok, seq_len=tier.model.seq_len, seed=seed, workers=workers)
+    return out
