@@ -119,7 +119,8 @@ def main() -> None:
         t0 = time.process_time()
         their_loss = paper_fit(r, y, starts)
         theirs.append(len(starts) / (time.process_time() - t0))
-    print(f"M4 fit, 3 sources x 24 mixtures, {len(starts)} starts, median of {args.repeats}, one core (CPU time)")
+    print(f"M4 fit, 3 sources x 24 mixtures, median of {args.repeats}, one core (CPU time); ours from "
+          f"{law.report.starts} starts, the paper's from {len(starts)} of the same grid")
     print(f"  ours  (scipy L-BFGS-B, analytic gradient): {statistics.median(ours):8.1f} starts/s, "
           f"best Huber {ours_loss:.3e}")
     print(f"  paper (torch LBFGS, 50 x 20 iterations):  {statistics.median(theirs):8.1f} starts/s, "
