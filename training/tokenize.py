@@ -352,13 +352,12 @@ def _select(work: Path, sources: list[tuple[str, str, str]], stats: list[dict[st
         raise DataError(f"mixture sources {empty} have weight > 0 but no text to tokenize")
     if tokens is not None:
         total = -(-tokens // (seq_len + 1))
-        take = largest_remainder(active, total)
     else:  # the most that repeats no source (float weights: step down if rounding overshoots one)
         total = min(math.floor(n / active[s] + 1e-9) for s, n in avail.items())
+    take = largest_remainder(active, total)
+    while tokens is None and any(take[s] > avail[s] for s in active):
+        total -= 1
         take = largest_remainder(active, total)
-        while any(take[s] > avail[s] for s in active):
-            total -= 1
-            take = largest_remainder(active, total)
     report: dict[str, dict[str, Any]] = {}
     cell_rows = np.zeros(num_cells, np.int64)
     for src, w in weights.items():

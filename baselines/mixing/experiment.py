@@ -45,7 +45,7 @@ def run_mixtures(mixtures: dict[str, Mixture], valid: dict[str, str], tier, out_
 
 def _run_all(mixtures, valid, tier, out: Path, tokenizer, workers, seed, val_batches, log) -> list[Run]:
     from training.tokenize import tokenize_mixture
-    from training.trainer import build_model, load_weights, train, validation_loss
+    from training.trainer import build_model, train, validation_loss
 
     out.mkdir(parents=True, exist_ok=True)
     first = next(iter(mixtures.values()))
@@ -63,9 +63,7 @@ def _run_all(mixtures, valid, tier, out: Path, tokenizer, workers, seed, val_bat
         data = out / "runs" / name / "tokens"
         tokenize_mixture(mix, str(data), tok, seq_len=tier.model.seq_len, tokens=tokens, workers=workers, seed=seed)
         result = train(tier, data, out / "runs" / name / "model", off_leaderboard=True, log=lambda *_: None)
-        state, config = load_weights(result.model_path)
-        model = build_model(tier, "cpu")
-        model.load_state_dict(state)
+        model = build_model(tier, "cpu", init_from=result.model_path)
         losses = {d: validation_loss(model, vd, tier.model.seq_len, max_batches=val_batches)
                   for d, vd in val_dirs.items()}
         log("    " + " ".join(f"{d}={v:.4f}" for d, v in losses.items()))
