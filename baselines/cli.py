@@ -74,7 +74,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def _process(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from baselines.recipe import load_recipe
+    from dcbench.baselines.recipe import load_recipe
     from dcbench.report import format_precision_recall, format_summary, render_html
     from dcbench.runner import run
 
@@ -129,7 +129,7 @@ def _expand_inputs(paths: list[str]) -> list[str]:
 
 
 def _quality_train(args: argparse.Namespace) -> int:
-    from baselines.quality.fasttext_quality import train
+    from dcbench.baselines.quality.fasttext_quality import train
     from dcbench.errors import ConfigError
 
     pos, neg = _expand_inputs(args.pos), _expand_inputs([args.neg])
@@ -146,7 +146,7 @@ def _quality_train(args: argparse.Namespace) -> int:
 
 
 def _steps(args: argparse.Namespace) -> int:
-    from baselines.registry import all_steps, get
+    from dcbench.baselines.registry import all_steps, get
 
     if args.name:
         spec = get(args.name, "dcbench steps")

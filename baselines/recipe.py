@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from baselines.registry import Mapper, StepSpec, get
+from dcbench.baselines.registry import Mapper, StepSpec, get
 from dcbench.errors import ConfigError
 from dcbench.manifest import content_id
 

@@ -124,7 +124,7 @@ def all_steps() -> dict[str, StepSpec]:
 
 def load_builtin_steps() -> None:
     """Import the modules that register the built-in steps (idempotent)."""
-    import baselines.steps  # noqa: F401  (registration happens on import)
+    import dcbench.baselines.steps  # noqa: F401  (registration happens on import)
 
 
 # ---------------------------------------------------------------- type checks

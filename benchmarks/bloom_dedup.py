@@ -34,9 +34,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from baselines.dedup.bff import (BFFDeduper, default_tokenizer, dedup_batches, local_partitions,  # noqa: E402
+from dcbench.baselines.dedup.bff import (BFFDeduper, default_tokenizer, dedup_batches, local_partitions,  # noqa: E402
                                  paragraphs)
-from baselines.dedup.bloom import BloomFilter, paragraph_ngram_hashes, token_hashes  # noqa: E402
+from dcbench.baselines.dedup.bloom import BloomFilter, paragraph_ngram_hashes, token_hashes  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "web" / "web_docs_combined.jsonl"
 N = 13
@@ -209,7 +209,7 @@ def main() -> None:
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         import ray
 
-        from baselines.dedup.bff import make_ray_partitions
+        from dcbench.baselines.dedup.bff import make_ray_partitions
 
         ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
         try:

@@ -34,8 +34,8 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from baselines.dedup import exact, minhash  # noqa: E402
-from baselines.quality import fasttext_quality as fq  # noqa: E402
+from dcbench.baselines.dedup import exact, minhash  # noqa: E402
+from dcbench.baselines.quality import fasttext_quality as fq  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 DEFAULT_DOCS = SHARED / "web" / "web_docs_combined.jsonl"

@@ -34,8 +34,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from dcbench.manifest import MANIFEST_NAME, Manifest  # noqa: E402
-from eval.runner import run_suite  # noqa: E402
-from eval.toy import build_toy_suite  # noqa: E402
+from dcbench.eval.runner import run_suite  # noqa: E402
+from dcbench.eval.toy import build_toy_suite  # noqa: E402
 
 REAL = {  # task -> type, for the per-type table on real files
     "hellaswag_zeroshot": "multiple_choice (0-shot)", "copa": "multiple_choice (0-shot)",
@@ -45,11 +45,11 @@ REAL = {  # task -> type, for the per-type table on real files
 
 
 def make_run(root: Path, tier_name: str, vocab: int | None, tokenizer: Path | None = None) -> Path:
-    from pools.toy import Prose
-    from training.model import OpenLM
-    from training.scales import get_tier
-    from training.tokenizer import file_sha256, train_bpe, vocab_size, load_tokenizer
-    from training.trainer import _shard_entry, tier_record
+    from dcbench.pools.toy import Prose
+    from dcbench.training.model import OpenLM
+    from dcbench.training.scales import get_tier
+    from dcbench.training.tokenizer import file_sha256, train_bpe, vocab_size, load_tokenizer
+    from dcbench.training.trainer import _shard_entry, tier_record
 
     tokens = root / "tokens"
     tokens.mkdir(parents=True, exist_ok=True)
@@ -80,7 +80,7 @@ def make_run(root: Path, tier_name: str, vocab: int | None, tokenizer: Path | No
 def _time_task(run: Path, suite: str, tasks_dir: Path, task: str, limit: int, repeats: int, batch: int,
                fp32: bool, tokenizer=None, device=None) -> tuple[float, int]:
     """Median examples/s of one task of `suite` (others filtered out) over `repeats` runs."""
-    from eval import runner
+    from dcbench.eval import runner
 
     os.environ["DCBENCH_EVAL_FP32"] = "1" if fp32 else "0"
     orig = runner._plan
@@ -91,7 +91,7 @@ def _time_task(run: Path, suite: str, tasks_dir: Path, task: str, limit: int, re
 
     runner._plan = only
     try:
-        from eval.model import load_model
+        from dcbench.eval.model import load_model
 
         model = load_model(run, device=device, tokenizer=tokenizer)
         rates = []
@@ -118,7 +118,7 @@ def cuda_core(args) -> None:
     if not (tok.is_file() and local.is_dir()):
         print("\nCORE on 400M-1x: skipped (../shared/data tokenizer or local_data absent)")
         return
-    from eval.suites import get_suite
+    from dcbench.eval.suites import get_suite
 
     with tempfile.TemporaryDirectory() as tmp:
         run = make_run(Path(tmp), "400M-1x", None, tokenizer=tok)

@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from baselines.recipe import load_recipe  # noqa: E402
+from dcbench.baselines.recipe import load_recipe  # noqa: E402
 from dcbench.runner import run  # noqa: E402
 from dcbench.shardwork import run_chain  # noqa: E402
 from dcbench.shards import write_shard  # noqa: E402
@@ -68,8 +68,8 @@ def single_core(recipe, pages, repeats: int) -> float:
 
 
 def uniseg_baseline(recipe, pages, ours_mb_s: float, n_docs: int) -> None:
-    import baselines.steps.repetition as rep
-    import baselines.text as text
+    import dcbench.baselines.steps.repetition as rep
+    import dcbench.baselines.text as text
     from uniseg.wordbreak import words as uniseg_words
 
     subset = pages[:: max(1, len(pages) // n_docs)][:n_docs]  # spread over every source in the file

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from baselines.mixing.laws import M4Law, fit_m4, huber, m4_starts  # noqa: E402
+from dcbench.baselines.mixing.laws import M4Law, fit_m4, huber, m4_starts  # noqa: E402
 
 
 def problem(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

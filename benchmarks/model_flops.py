@@ -26,8 +26,8 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from training.model import OpenLM  # noqa: E402
-from training.scales import TIERS, flops_per_token, get_tier  # noqa: E402
+from dcbench.training.model import OpenLM  # noqa: E402
+from dcbench.training.scales import TIERS, flops_per_token, get_tier  # noqa: E402
 
 
 def step_seconds(model, batch, steps: int, bf16: bool, device: str) -> float:

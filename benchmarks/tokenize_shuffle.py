@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from dcbench.runner import ray_init  # noqa: E402
 from dcbench.shards import write_shard  # noqa: E402
-from training.tokenize import tokenize_dataset  # noqa: E402
+from dcbench.training.tokenize import tokenize_dataset  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 DOCS = SHARED / "web" / "web_docs_combined.jsonl"

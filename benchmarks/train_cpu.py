@@ -24,8 +24,8 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from training.scales import flops_per_token  # noqa: E402
-from training.trainer import (Dist, build_model, make_optimizer, peak_flops_for, resolve_tier,  # noqa: E402
+from dcbench.training.scales import flops_per_token  # noqa: E402
+from dcbench.training.trainer import (Dist, build_model, make_optimizer, peak_flops_for, resolve_tier,  # noqa: E402
                               train_step)
 
 

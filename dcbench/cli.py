@@ -42,12 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    from pools.cli import add_commands as add_pool_commands
-    from baselines.cli import add_commands as add_baseline_commands
-    from training.cli import add_commands as add_training_commands
-    from eval.cli import add_commands as add_eval_commands
-    from leaderboard.cli import add_commands as add_leaderboard_commands
-    from baselines.mixing.cli import add_commands as add_mix_commands
+    from dcbench.pools.cli import add_commands as add_pool_commands
+    from dcbench.baselines.cli import add_commands as add_baseline_commands
+    from dcbench.training.cli import add_commands as add_training_commands
+    from dcbench.eval.cli import add_commands as add_eval_commands
+    from dcbench.leaderboard.cli import add_commands as add_leaderboard_commands
+    from dcbench.baselines.mixing.cli import add_commands as add_mix_commands
 
     add_pool_commands(sub)
     add_baseline_commands(sub)

@@ -24,7 +24,7 @@ import math
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from eval.suites import CURRENT_VERSION, VERSIONS, TaskSpec, aggregation_lists, mmlu_subjects, task_table
+from dcbench.eval.suites import CURRENT_VERSION, VERSIONS, TaskSpec, aggregation_lists, mmlu_subjects, task_table
 
 NA_PREFIX = "N/A due to missing tasks: "
 CORE_KEY = "low_variance_datasets"

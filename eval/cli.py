@@ -41,7 +41,7 @@ def _eval(args: argparse.Namespace) -> int:
     if args.model == "download":
         return _download(args)
     if args.model == "toy-suite":
-        from eval.toy import build_toy_suite
+        from dcbench.eval.toy import build_toy_suite
 
         out = args.out or "toy_eval"
         suite = build_toy_suite(out, seed=args.seed)
@@ -49,7 +49,7 @@ def _eval(args: argparse.Namespace) -> int:
         return 0
     from pathlib import Path
 
-    from eval.runner import run_suite
+    from dcbench.eval.runner import run_suite
 
     output = args.output
     if output is None:
@@ -62,8 +62,8 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from eval.download import DEFAULT_BASE_URL, download_tasks
-    from eval.runner import default_tasks_dir
+    from dcbench.eval.download import DEFAULT_BASE_URL, download_tasks
+    from dcbench.eval.runner import default_tasks_dir
 
     dest = args.out or str(default_tasks_dir())
     report = download_tasks(dest, base_url=args.base_url or DEFAULT_BASE_URL)

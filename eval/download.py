@@ -74,7 +74,7 @@ class DownloadReport:
 
 def _select(tasks: Iterable[str] | None) -> list:
     """TaskSpecs for `tasks` (task or suite names; None = every task), in table order."""
-    from eval.suites import SUITE_NAMES, get_suite, task_table
+    from dcbench.eval.suites import SUITE_NAMES, get_suite, task_table
 
     table = task_table()
     if tasks is None:

@@ -192,7 +192,7 @@ def _run_layout(p: Path) -> tuple[Path | None, Path | None]:
 
 def _model_config(state: dict, config: dict | None) -> tuple[Any, dict]:
     """(ModelConfig, tier record or {}) from config.json or a checkpoint's tier; else from shapes."""
-    from training.scales import ModelConfig
+    from dcbench.training.scales import ModelConfig
 
     tier = (config or {}).get("tier") or {}
     model = (config or {}).get("model") or tier.get("model")
@@ -270,9 +270,9 @@ def _pick_tokenizer(given, run_dir: Path | None, model_dir: Path | None, tokens_
 
 
 def _load_dcbench(p: Path, device: torch.device, tokenizer) -> EvalModel:
-    from training.model import OpenLM
-    from training.tokenizer import eot_id, file_sha256, load_tokenizer, pad_id, vocab_size
-    from training.trainer import load_weights
+    from dcbench.training.model import OpenLM
+    from dcbench.training.tokenizer import eot_id, file_sha256, load_tokenizer, pad_id, vocab_size
+    from dcbench.training.trainer import load_weights
 
     run_dir, model_dir = _run_layout(p)
     try:

@@ -44,7 +44,7 @@ from typing import Any, Sequence
 
 from dcbench.errors import DataError
 
-from eval.tasks import (GENERATION, LANGUAGE_MODELING, MULTIPLE_CHOICE, SCHEMA, GenExample, LMExample, MCExample,
+from dcbench.eval.tasks import (GENERATION, LANGUAGE_MODELING, MULTIPLE_CHOICE, SCHEMA, GenExample, LMExample, MCExample,
                         SchemaExample, TaskConfig)
 
 ANSWER_BUFFER = 10  # LLM-Foundry's _MAX_ANSWER_BUFFER_LENGTH (added when cot_delimiter is set)

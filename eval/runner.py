@@ -48,7 +48,7 @@ def default_tasks_dir() -> Path:
 def _plan(suite: str, version: str, tasks_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Task plans [{name, path, type, num_fewshot, baseline, prompt, category}] and suite facts."""
     if suite.lower() == TOY_SUITE:
-        from eval.toy import load_toy_suite, toy_task_specs
+        from dcbench.eval.toy import load_toy_suite, toy_task_specs
 
         defined = load_toy_suite(tasks_dir)
         specs = defined["tasks"] if defined else toy_task_specs()
@@ -61,7 +61,7 @@ def _plan(suite: str, version: str, tasks_dir: Path) -> tuple[list[dict[str, Any
             facts["hint"] = (f"no toy suite in {tasks_dir}: write one with eval.toy.build_toy_suite"
                              f"({str(tasks_dir)!r})")
         return plans, facts
-    from eval.suites import get_suite
+    from dcbench.eval.suites import get_suite
 
     spec_suite = get_suite(suite, version)
     plans = []
@@ -83,7 +83,7 @@ def _task_path(tasks_dir: Path, root: str, rel: str) -> Path:
 
 def task_config(plan: dict[str, Any], max_seq_len: int):
     """The scorer's `TaskConfig` for one task plan."""
-    from eval.tasks import TaskConfig
+    from dcbench.eval.tasks import TaskConfig
 
     p = plan["prompt"]
     known = {"continuation_delimiter", "example_delimiter", "prelimiter", "question_prelimiter", "cot_delimiter",
@@ -121,10 +121,10 @@ def _acc_of(v: Any) -> float | None:
 
 def _aggregate(suite: str, version: str, accs: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
     if suite.lower() == TOY_SUITE:
-        from eval.toy import toy_aggregate
+        from dcbench.eval.toy import toy_aggregate
 
         return toy_aggregate(accs, facts.get("specs"))
-    from eval.aggregate import aggregate
+    from dcbench.eval.aggregate import aggregate
 
     return aggregate(accs, version)
 
@@ -163,9 +163,9 @@ def run_suite(model_path, suite: str, *, tasks_dir=None, out_path=None, version:
     longer than the model's context), is listed in `missing` (the latter also in `errors`).
     Returns the results dict; writes it to `out_path` when given.
     """
-    from eval.model import load_model
-    from eval.scoring import evaluate_task
-    from eval.tasks import load_task
+    from dcbench.eval.model import load_model
+    from dcbench.eval.scoring import evaluate_task
+    from dcbench.eval.tasks import load_task
 
     tasks_dir = Path(tasks_dir).expanduser() if tasks_dir is not None else default_tasks_dir()
     if batch_size < 1:
@@ -242,7 +242,7 @@ def run_suite(model_path, suite: str, *, tasks_dir=None, out_path=None, version:
     in_suite = {p["name"] for p in plans}  # the aggregate's own list spans all 53 tasks
     all_missing = [n for n in dict.fromkeys([*missing, *(agg_missing or [])]) if n in in_suite]
     if suite.lower() != TOY_SUITE:  # keep DCLM's task order
-        from eval.suites import task_names
+        from dcbench.eval.suites import task_names
 
         order = {n: i for i, n in enumerate(task_names())}
         all_missing.sort(key=lambda n: order.get(n, len(order)))

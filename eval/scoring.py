@@ -30,8 +30,8 @@ import torch.nn.functional as F
 
 from dcbench.errors import DataError
 
-from eval.prompts import GenerationItem, ScoredItem, build_items
-from eval.tasks import GENERATION, LANGUAGE_MODELING, TaskConfig
+from dcbench.eval.prompts import GenerationItem, ScoredItem, build_items
+from dcbench.eval.tasks import GENERATION, LANGUAGE_MODELING, TaskConfig
 
 LogitsFn = Callable[[torch.Tensor], torch.Tensor]
 

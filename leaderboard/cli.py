@@ -52,8 +52,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from leaderboard.store import Store
-    from leaderboard.submission import build_submission
+    from dcbench.leaderboard.store import Store
+    from dcbench.leaderboard.submission import build_submission
 
     submission = build_submission(args.run_dir, eval_json=args.eval, name=args.name)
     Store(args.store).add(submission)
@@ -63,13 +63,13 @@ def _submit(args: argparse.Namespace) -> int:
 
 def _leaderboard(args: argparse.Namespace) -> int:
     from dcbench.errors import ConfigError
-    from leaderboard.store import Store
+    from dcbench.leaderboard.store import Store
 
     store = Store(args.store)
     if args.action == "import-dclm":
         if not args.path:
             raise ConfigError("leaderboard import-dclm needs DCLM's exp_data/evals folder")
-        from leaderboard.dclm_import import import_reference_results
+        from dcbench.leaderboard.dclm_import import import_reference_results
 
         done = import_reference_results(store, args.path)
         print(f"imported {len(done['added'])} DCLM reference results -> {args.store}"
@@ -79,23 +79,23 @@ def _leaderboard(args: argparse.Namespace) -> int:
     if args.action == "html":
         if not args.path:
             raise ConfigError("leaderboard html needs an output file, e.g. board.html")
-        from leaderboard.html import write_leaderboard
+        from dcbench.leaderboard.html import write_leaderboard
 
         write_leaderboard(rows, args.path)
         print(f"{len(rows)} submissions -> {args.path}")
         return 0
-    from leaderboard.table import format_leaderboard
+    from dcbench.leaderboard.table import format_leaderboard
 
     print(format_leaderboard(rows, tier=args.tier))
     return 0
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from leaderboard.reproduce import reproduce
-    from leaderboard.rules import check, format_rejections
-    from leaderboard.store import Store
-    from leaderboard.submission import build_submission
-    from leaderboard.table import format_leaderboard
+    from dcbench.leaderboard.reproduce import reproduce
+    from dcbench.leaderboard.rules import check, format_rejections
+    from dcbench.leaderboard.store import Store
+    from dcbench.leaderboard.submission import build_submission
+    from dcbench.leaderboard.table import format_leaderboard
 
     results = reproduce(tier=args.tier, pool=args.pool, out=args.out, workers=args.workers, max_steps=args.max_steps)
     store = Store(args.store or f"{args.out}/leaderboard.sqlite")

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from dcbench.errors import DataError
-from eval.aggregate import import_dclm_eval
-from leaderboard.submission import SCHEMA_VERSION, number_or_none, submission_id
+from dcbench.eval.aggregate import import_dclm_eval
+from dcbench.leaderboard.submission import SCHEMA_VERSION, number_or_none, submission_id
 
 EXTERNAL = "external"
 _SIZES = [  # (pattern on the lowercased model + file name, size)
@@ -41,7 +41,7 @@ def _multiplier(text: str) -> float | None:
 
 def infer_tier(model: str | None, name: str | None = None) -> str:
     """A dcbench tier name for a DCLM result, or "external" when it cannot be placed."""
-    from training.scales import TIERS
+    from dcbench.training.scales import TIERS
 
     text = f"{model or ''} {name or ''}".lower()
     size = next((s for pattern, s in _SIZES if pattern.search(text)), None)

@@ -86,7 +86,7 @@ def _tier_record(row: Mapping[str, Any]) -> dict[str, Any]:
                     rec[key] = _num(source[key])
     if "params" not in rec or "tokens" not in rec:
         try:  # fall back on the project's tier table when it is importable
-            from training.scales import TIERS  # noqa: PLC0415
+            from dcbench.training.scales import TIERS  # noqa: PLC0415
 
             tier = TIERS.get(str(row.get("tier")))
             if tier is not None:

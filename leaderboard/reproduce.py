@@ -42,7 +42,7 @@ TOY_POOL_SHARDS = 8
 
 
 def _unfiltered_recipe():
-    from baselines.recipe import parse_recipe
+    from dcbench.baselines.recipe import parse_recipe
 
     data = {"name": UNFILTERED, "description": "the raw pool (only the URL moved out of metadata)",
             "steps": [{"func": "move_url_modifier"}]}
@@ -51,7 +51,7 @@ def _unfiltered_recipe():
 
 def load_named_recipe(name: str, pool: str):
     """A shipped recipe by name (or a path to a YAML), with `{pool}` filled in."""
-    from baselines.recipe import load_recipe
+    from dcbench.baselines.recipe import load_recipe
     from dcbench.errors import ConfigError
     from dcbench.poolref import pool_dir
 
@@ -75,7 +75,7 @@ def build_pool(out_pool: str, *, seed: int = 0, say: Callable[[str], Any] = prin
     """The embedded toy pool, its quality classifier and its toy suite, as `dcbench pool toy`
     makes them (same functions, same arguments); skips what is already there."""
     from dcbench.manifest import Manifest
-    from pools.cli import TOY_CLASSIFIER
+    from dcbench.pools.cli import TOY_CLASSIFIER
 
     manifest_path = Path(out_pool) / "manifest.json"
     manifest = None
@@ -85,18 +85,18 @@ def build_pool(out_pool: str, *, seed: int = 0, say: Callable[[str], Any] = prin
         if any(manifest.inputs.get(k) != v for k, v in wanted.items()) or len(manifest.shards) != TOY_POOL_SHARDS:
             manifest = None
     if manifest is None:
-        from pools.toy import build_toy_pool
+        from dcbench.pools.toy import build_toy_pool
 
         manifest = build_toy_pool(out_pool, n_docs=TOY_POOL_DOCS, n_shards=TOY_POOL_SHARDS, seed=seed)
         say(f"  toy pool: {manifest.documents} documents in {len(manifest.shards)} shards -> {out_pool}")
     classifier = Path(out_pool) / TOY_CLASSIFIER
     if not classifier.is_file():
-        from baselines.quality.fasttext_quality import train
+        from dcbench.baselines.quality.fasttext_quality import train
 
         report = train([f"{out_pool}/reference/hq.jsonl"], manifest.shard_uris(out_pool), str(classifier),
                        bucket=100_000, seed=seed + 42)
         say(f"  quality classifier: {report.train_examples:,} examples -> {classifier}")
-    from eval.toy import build_toy_suite, load_toy_suite
+    from dcbench.eval.toy import build_toy_suite, load_toy_suite
 
     if load_toy_suite(f"{out_pool}/eval") is None:
         suite = build_toy_suite(f"{out_pool}/eval", seed=seed)
@@ -142,12 +142,12 @@ def reproduce(*, tier: str = "toy-250k-1x", pool: str | None = None, out: str = 
     """
     from dcbench.errors import ConfigError
     from dcbench.runner import ray_init, run
-    from eval.runner import run_suite
-    from training.cli import _tokenizer_for
-    from training.scales import get_tier
-    from training.tokenize import tokenize_dataset
-    from training.tokenizer import file_sha256, load_tokenizer, vocab_size
-    from training.trainer import train
+    from dcbench.eval.runner import run_suite
+    from dcbench.training.cli import _tokenizer_for
+    from dcbench.training.scales import get_tier
+    from dcbench.training.tokenize import tokenize_dataset
+    from dcbench.training.tokenizer import file_sha256, load_tokenizer, vocab_size
+    from dcbench.training.trainer import train
 
     say = progress or (lambda *_: None)
     tier_obj = get_tier(tier)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from dcbench.errors import ConfigError
-from leaderboard.submission import tier_differences
+from dcbench.leaderboard.submission import tier_differences
 
 CORE_SUITES = ("core", "core+mmlu", "extended")
 
@@ -30,7 +30,7 @@ class Rejection:
 
 
 def _tier(sub: dict[str, Any]):
-    from training.scales import get_tier
+    from dcbench.training.scales import get_tier
 
     try:
         return get_tier(str(sub.get("tier")))
@@ -40,7 +40,7 @@ def _tier(sub: dict[str, Any]):
 
 def rule_tier(sub: dict[str, Any], store=None) -> list[Rejection]:
     if _tier(sub) is None:
-        from training.scales import TIERS
+        from dcbench.training.scales import TIERS
 
         return [Rejection("tier", f"unknown tier {sub.get('tier')!r}; train on one of: {', '.join(TIERS)}")]
     if sub.get("track") != "filtering":
@@ -51,7 +51,7 @@ def rule_tier(sub: dict[str, Any], store=None) -> list[Rejection]:
 
 def rule_hyperparameters(sub: dict[str, Any], store=None) -> list[Rejection]:
     """Official and small tiers alike: no override but `accum`, not an off-leaderboard run."""
-    from training.trainer import FREE_ON_OFFICIAL, tier_record
+    from dcbench.training.trainer import FREE_ON_OFFICIAL, tier_record
 
     tier = _tier(sub)
     if tier is None:

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from dcbench.errors import ConfigError, DataError
-from leaderboard import rules
-from leaderboard.submission import number_or_none, validate_document
+from dcbench.leaderboard import rules
+from dcbench.leaderboard.submission import number_or_none, validate_document
 
 SOURCES = ("dcbench", "dclm-reference")
 COLUMNS = ("id", "name", "tier", "track", "core", "extended", "mmlu", "toy", "created", "source", "model_id",
@@ -48,7 +48,7 @@ SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
 def _rank_key(tier: str) -> str:
-    from training.scales import TIERS
+    from dcbench.training.scales import TIERS
 
     t = TIERS.get(tier)
     return "toy" if t is not None and t.eval_suite == "toy" else "core"
@@ -238,7 +238,7 @@ class Store:
 
 
 def _tier_order(tier: str) -> tuple:
-    from training.scales import TIERS
+    from dcbench.training.scales import TIERS
 
     names = list(TIERS)
     return (0, names.index(tier)) if tier in TIERS else (1, tier)

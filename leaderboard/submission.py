@@ -167,8 +167,8 @@ def build_submission(run_dir: str | Path | None = None, *, dataset_dir: str | Pa
     when not given; a dataset directory absent here leaves the dataset ids unverified (null), which the
     rules reject only where a recorded link disagrees. `hash_files` re-hashes local shards.
     """
-    from training.scales import get_tier
-    from training.trainer import FREE_ON_OFFICIAL, tier_record
+    from dcbench.training.scales import get_tier
+    from dcbench.training.trainer import FREE_ON_OFFICIAL, tier_record
 
     dataset_path, tokens_path, model_path, eval_path = _resolve_paths(run_dir, dataset_dir, tokens_dir,
                                                                       model_dir, eval_json)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from leaderboard.store import _rank_key, _tier_order
+from dcbench.leaderboard.store import _rank_key, _tier_order
 
 MARKS = {"dcbench": "*", "dclm-reference": "R"}
 LEGEND = ("* = dcbench submission, R = DCLM published reference; CORE, EXTENDED and TOY are centered "

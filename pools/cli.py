@@ -100,19 +100,19 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _toy(args: argparse.Namespace) -> int:
-    from pools.toy import build_toy_pool
+    from dcbench.pools.toy import build_toy_pool
 
     manifest = build_toy_pool(args.out, n_docs=args.docs, n_shards=args.shards, seed=args.seed)
     print(f"toy pool: {manifest.documents} documents in {len(manifest.shards)} shards -> {args.out}")
     if not args.no_classifier:
-        from baselines.quality.fasttext_quality import train
+        from dcbench.baselines.quality.fasttext_quality import train
 
         # DCLM's recipe: the high-quality reference set against raw pool pages.
         report = train([f"{args.out}/reference/hq.jsonl"], manifest.shard_uris(args.out),
                        f"{args.out}/{TOY_CLASSIFIER}", bucket=100_000, seed=args.seed + 42)
         print(f"quality classifier: {report.train_examples:,} examples, train precision@1 "
               f"{report.train_precision_at_1:.3f} -> {args.out}/{TOY_CLASSIFIER}")
-    from eval.toy import build_toy_suite
+    from dcbench.eval.toy import build_toy_suite
 
     suite = build_toy_suite(f"{args.out}/eval", seed=args.seed)
     print(f"toy evaluation suite: {len(suite['tasks'])} held-out tasks -> {args.out}/eval "
@@ -122,7 +122,7 @@ def _toy(args: argparse.Namespace) -> int:
 
 def _toy_sources(args: argparse.Namespace) -> int:
     from dcbench.errors import ConfigError
-    from pools.toy_sources import build_toy_sources
+    from dcbench.pools.toy_sources import build_toy_sources
 
     if min(args.docs, args.valid_docs, args.shards) < 1:
         raise ConfigError("--docs, --valid-docs and --shards must be at least 1")
@@ -136,7 +136,7 @@ def _toy_sources(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from pools.ingest import ingest
+    from dcbench.pools.ingest import ingest
 
     report = ingest(args.inputs, args.out, docs_per_shard=args.docs_per_shard)
     print(report.summary())
@@ -144,7 +144,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from pools.download import download
+    from dcbench.pools.download import download
 
     report = download(args.manifest, args.dir, workers=args.workers)
     print(report.summary())
@@ -152,7 +152,7 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _tiers(args: argparse.Namespace) -> int:
-    from pools.tiers import format_table
+    from dcbench.pools.tiers import format_table
 
     print(format_table())
     return 0

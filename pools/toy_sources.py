@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from baselines.mixing.mixture import Mixture, save_mixture
+from dcbench.baselines.mixing.mixture import Mixture, save_mixture
 from dcbench.manifest import MANIFEST_NAME, Manifest, ShardEntry
 from dcbench.shards import write_shard
-from pools import toy_words as W
-from pools.toy import (GENERATOR_VERSION, Prose, _doc_length, _enough_stop_words, _foreign_text, _make_clean,
+from dcbench.pools import toy_words as W
+from dcbench.pools.toy import (GENERATOR_VERSION, Prose, _doc_length, _enough_stop_words, _foreign_text, _make_clean,
                        _metadata, _rng, _until, _url)
 
 SOURCES = ("web", "reference", "foreign")

@@ -100,14 +100,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _scales(args: argparse.Namespace) -> int:
-    from training.scales import format_table
+    from dcbench.training.scales import format_table
 
     print(format_table())
     return 0
 
 
 def _download(args: argparse.Namespace) -> int:
-    from training.tokenizer import download_tokenizer
+    from dcbench.training.tokenizer import download_tokenizer
 
     path = download_tokenizer(args.dest, repo=args.repo, base_url=args.base_url)
     print(f"tokenizer -> {path}")
@@ -133,7 +133,7 @@ def _tokenizer_for(tier, datasets: str | list[str], out: str, given: str | None)
     if not path.is_file():
         from dcbench.poolref import resolve_pool
         from dcbench.shards import Bad, read_shard
-        from training.tokenizer import train_bpe
+        from dcbench.training.tokenizer import train_bpe
 
         texts = (d["text"] for dataset in datasets for uri in resolve_pool(dataset).uris
                  for d in read_shard(uri) if not isinstance(d, Bad))
@@ -144,9 +144,9 @@ def _tokenizer_for(tier, datasets: str | list[str], out: str, given: str | None)
 
 def _tokenize(args: argparse.Namespace) -> int:
     from dcbench.errors import ConfigError
-    from training.scales import get_tier
-    from training.tokenize import tokenize_dataset, tokenize_mixture
-    from training.tokenizer import load_tokenizer, vocab_size
+    from dcbench.training.scales import get_tier
+    from dcbench.training.tokenize import tokenize_dataset, tokenize_mixture
+    from dcbench.training.tokenizer import load_tokenizer, vocab_size
 
     if (args.dataset is None) == (args.mix is None):
         raise ConfigError("give exactly one of DATASET or --mix MIXTURE.yaml")
@@ -155,7 +155,7 @@ def _tokenize(args: argparse.Namespace) -> int:
     tier = get_tier(args.tier)
     mixture = None
     if args.mix is not None:
-        from baselines.mixing.mixture import load_mixture
+        from dcbench.baselines.mixing.mixture import load_mixture
 
         mixture = load_mixture(args.mix)
         datasets = list(mixture.sources.values())  # every source, whatever its weight: one BPE for all mixtures
@@ -201,8 +201,8 @@ def _overrides(pairs: list[str]) -> dict:
 
 def _train(args: argparse.Namespace) -> int:
     from dcbench.errors import ConfigError
-    from training.scales import get_tier
-    from training.trainer import grow_until, train
+    from dcbench.training.scales import get_tier
+    from dcbench.training.trainer import grow_until, train
 
     if args.grow:
         if not (args.init_from and args.val_data):

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import torch
 
-from training.model import OpenLM, init_parameter
+from dcbench.training.model import OpenLM, init_parameter
 
 _LAYER = re.compile(r"layers\.(\d+)\.")
 _WRAPPERS = ("module.", "_orig_mod.")  # DDP / torch.compile prefixes

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.scales import ModelConfig
+from dcbench.training.scales import ModelConfig
 
 
 class GainLayerNorm(nn.Module):

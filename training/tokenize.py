@@ -63,10 +63,10 @@ from dcbench.manifest import MANIFEST_NAME, Manifest, ShardEntry
 from dcbench.poolref import PoolRef, resolve_pool
 from dcbench.runner import ray_init
 from dcbench.shards import Bad, read_shard, shard_stem
-from training.tokenizer import eot_id, file_sha256, load_tokenizer, pad_id, vocab_size
+from dcbench.training.tokenizer import eot_id, file_sha256, load_tokenizer, pad_id, vocab_size
 
 if TYPE_CHECKING:
-    from baselines.mixing.mixture import Mixture
+    from dcbench.baselines.mixing.mixture import Mixture
 
 BATCH_BYTES = 4 << 20  # text per encode_batch call: bounds stage-1 memory
 _HEADER = 128  # bytes reserved for the .npy header of a streamed stage-1 file
@@ -106,7 +106,7 @@ def tokenize_mixture(mixture: "Mixture | str | os.PathLike", out_dir: str, token
     """
     _check_args(seq_len, workers, num_cells, shard_sequences)
     if not hasattr(mixture, "weights"):
-        from baselines.mixing.mixture import load_mixture
+        from dcbench.baselines.mixing.mixture import load_mixture
 
         mixture = load_mixture(mixture)
     if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1):

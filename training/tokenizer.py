@@ -35,7 +35,7 @@ def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
     if not path.is_file():
         raise ConfigError(
             f"tokenizer {path} not found: fetch GPT-NeoX-20B with "
-            f"training.tokenizer.download_tokenizer({str(path)!r}) (from huggingface.co), copy "
+            f"dcbench.training.tokenizer.download_tokenizer({str(path)!r}) (from huggingface.co), copy "
             f"../shared/data/tokenizers/gpt-neox-20b.json, or train a small one with train_bpe(...)")
     try:
         return Tokenizer.from_file(str(path))

@@ -93,7 +93,7 @@ def resolve_tier(tier, overrides: dict | None = None, *, off_leaderboard: bool =
                  inherit_layers: int | None = None):
     """The tier after `overrides` (Tier or ModelConfig field names). An official tier
     refuses any change but `accum` (and an Inheritune depth) unless off_leaderboard."""
-    from training.scales import get_tier
+    from dcbench.training.scales import get_tier
 
     tier = get_tier(tier) if isinstance(tier, str) else tier
     changes = dict(overrides or {})
@@ -182,7 +182,7 @@ def _all_mean(value: torch.Tensor, d: Dist) -> float:
 def build_model(tier, device: torch.device, init_from: str | Path | None = None,
                 inherit_layers: int | None = None) -> torch.nn.Module:
     """Seeded init, or weights from `init_from` (its first `inherit_layers` blocks if given)."""
-    from training.model import OpenLM
+    from dcbench.training.model import OpenLM
 
     torch.manual_seed(tier.seed)
     # OpenLM seeds each parameter from (seed, name); skip that work when weights are loaded
@@ -190,7 +190,7 @@ def build_model(tier, device: torch.device, init_from: str | Path | None = None,
     if init_from is not None:
         state, _ = load_weights(init_from)
         if inherit_layers is not None:
-            from training.inheritune import inherit_state_dict
+            from dcbench.training.inheritune import inherit_state_dict
 
             state = inherit_state_dict(state, inherit_layers)
         model.load_state_dict(state)
@@ -359,8 +359,8 @@ def train(tier, data_dir, out_dir, *, max_steps: int | None = None, overrides: d
           peak_flops: float | None = None, log_every: int = 10,
           log: Callable[[str], Any] = print) -> TrainResult:
     """Train `tier` on the token shards in `data_dir`; see the module docstring."""
-    from training.data import TokenShards
-    from training.scales import flops_per_token
+    from dcbench.training.data import TokenShards
+    from dcbench.training.scales import flops_per_token
 
     tier = resolve_tier(tier, overrides, off_leaderboard=off_leaderboard, inherit_layers=inherit_layers)
     out_dir = Path(out_dir)
@@ -480,7 +480,7 @@ def _shard_entry(path: Path, base: Path) -> ShardEntry:
 def validation_loss(model, data_dir, seq_len: int, *, batch_size: int = 8, max_batches: int = 8,
                     amp: bool = True, device=None) -> float:
     """Token-weighted mean CE (no z-loss) over non-PAD targets of the first `max_batches` batches."""
-    from training.data import TokenShards
+    from dcbench.training.data import TokenShards
 
     shards = TokenShards(data_dir)
     device = torch.device(device or next(model.parameters()).device)
@@ -516,8 +516,8 @@ def grow_until(reference_ckpt, tier, data_dir, val_dir, out_dir, *, start_layers
     """Inheritune's grow mode: inherit the reference's first `start_layers` blocks (default half),
     train `steps_per_round` steps, and while validation loss is worse than the reference's, add 2
     blocks (`inheritune.grow`) and train again, for at most `max_rounds` rounds."""
-    from training.inheritune import grow
-    from training.model import OpenLM
+    from dcbench.training.inheritune import grow
+    from dcbench.training.model import OpenLM
 
     ref_state, ref_config = load_weights(reference_ckpt)
     tier = resolve_tier(tier, overrides, off_leaderboard=True)

@@ -76,7 +76,7 @@ def default_tokenizer(text: str) -> list[str]:
     """`baselines.text.split_words` with punctuation kept and whitespace dropped (imported on first use)."""
     global _split_words
     if _split_words is None:
-        from baselines.text import split_words
+        from dcbench.baselines.text import split_words
 
         _split_words = split_words
     return _split_words(text, ignore_punctuation=False, ignore_whitespace=True)

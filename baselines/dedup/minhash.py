@@ -40,7 +40,7 @@ from typing import Any, Iterable, Literal, Mapping, Sequence
 import numpy as np
 import xxhash
 
-from baselines.dedup.exact import iter_values, shard_order
+from dcbench.baselines.dedup.exact import iter_values, shard_order
 
 Engine = Literal["numpy", "datasketch"]
 

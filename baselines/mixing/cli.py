@@ -115,7 +115,7 @@ def _pairs(items: list[str], what: str, cast=str) -> dict:
 
 
 def _caps(names: list[str], args: argparse.Namespace) -> list[float]:
-    from baselines.mixing.grid import caps_from_tokens
+    from dcbench.baselines.mixing.grid import caps_from_tokens
     from dcbench.errors import ConfigError
 
     caps = {n: 1.0 for n in names}
@@ -133,8 +133,8 @@ def _caps(names: list[str], args: argparse.Namespace) -> list[float]:
 
 
 def _propose(args: argparse.Namespace) -> int:
-    from baselines.mixing.grid import sample_dirichlet, sample_grid
-    from baselines.mixing.mixture import Mixture, save_mixture
+    from dcbench.baselines.mixing.grid import sample_dirichlet, sample_grid
+    from dcbench.baselines.mixing.mixture import Mixture, save_mixture
 
     sources = _pairs(args.source, "--source")
     names = list(sources)
@@ -160,10 +160,10 @@ def _relative_to(spec: str, folder: Path) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from baselines.mixing.experiment import run_mixtures
-    from baselines.mixing.mixture import load_mixture
+    from dcbench.baselines.mixing.experiment import run_mixtures
+    from dcbench.baselines.mixing.mixture import load_mixture
     from dcbench.errors import ConfigError
-    from training.cli import _overrides
+    from dcbench.training.cli import _overrides
 
     src = Path(args.mixtures)
     files = sorted(src.glob("*.yaml")) if src.is_dir() else [src]
@@ -177,8 +177,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from baselines.mixing.fitted import fit_mixing_law
-    from baselines.mixing.runs import latest, load_runs, predict_to, table
+    from dcbench.baselines.mixing.fitted import fit_mixing_law
+    from dcbench.baselines.mixing.runs import latest, load_runs, predict_to, table
     from dcbench.errors import ConfigError
 
     weights = _pairs(args.valid_weight, "--valid-weight", float) or None
@@ -215,9 +215,9 @@ def _print_t(law) -> None:
 
 
 def _optimize(args: argparse.Namespace) -> int:
-    from baselines.mixing.fitted import MixingLaw
-    from baselines.mixing.mixture import Mixture, save_mixture
-    from baselines.mixing.optimize import optimize
+    from dcbench.baselines.mixing.fitted import MixingLaw
+    from dcbench.baselines.mixing.mixture import Mixture, save_mixture
+    from dcbench.baselines.mixing.optimize import optimize
     from dcbench.errors import ConfigError
 
     law = MixingLaw.load(args.law)

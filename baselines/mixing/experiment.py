@@ -16,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from baselines.mixing.mixture import Mixture
-from baselines.mixing.runs import Run, append_run, load_runs
+from dcbench.baselines.mixing.mixture import Mixture
+from dcbench.baselines.mixing.runs import Run, append_run, load_runs
 from dcbench.errors import ConfigError
 
 
@@ -30,7 +30,7 @@ def run_mixtures(mixtures: dict[str, Mixture], valid: dict[str, str], tier, out_
     if len(names) != 1:
         raise ConfigError(f"every mixture must name the same sources in the same order, got {sorted(names)}")
     from dcbench.runner import ray_init
-    from training.trainer import resolve_tier
+    from dcbench.training.trainer import resolve_tier
 
     tier = resolve_tier(tier, overrides, off_leaderboard=True)
     ours = ray_init(workers, None)  # one Ray session for every tokenize call
@@ -44,8 +44,8 @@ def run_mixtures(mixtures: dict[str, Mixture], valid: dict[str, str], tier, out_
 
 
 def _run_all(mixtures, valid, tier, out: Path, tokenizer, workers, seed, val_batches, log) -> list[Run]:
-    from training.tokenize import tokenize_mixture
-    from training.trainer import build_model, train, validation_loss
+    from dcbench.training.tokenize import tokenize_mixture
+    from dcbench.training.trainer import build_model, train, validation_loss
 
     out.mkdir(parents=True, exist_ok=True)
     first = next(iter(mixtures.values()))
@@ -74,13 +74,13 @@ def _run_all(mixtures, valid, tier, out: Path, tokenizer, workers, seed, val_bat
 
 
 def _shared_tokenizer(tier, datasets: list[str], out: Path) -> str:
-    from training.cli import _tokenizer_for
+    from dcbench.training.cli import _tokenizer_for
 
     return _tokenizer_for(tier, datasets, str(out), None)
 
 
 def _tokens(spec: str, out: Path, tok: str, tier, seed: int, workers: int | None) -> Path:
-    from training.tokenize import tokenize_dataset
+    from dcbench.training.tokenize import tokenize_dataset
 
     tokenize_dataset(spec, str(out), tok, seq_len=tier.model.seq_len, seed=seed, workers=workers)
     return out

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.mixing.laws import ImplicitLaw, M4Law, fit_m4
+from dcbench.baselines.mixing.laws import ImplicitLaw, M4Law, fit_m4
 from dcbench.atomic import write_atomic
 from dcbench.errors import ConfigError
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from baselines.mixing.fitted import MixingLaw
-from baselines.mixing.grid import GRID, check_caps, double_diminishing_grid
+from dcbench.baselines.mixing.fitted import MixingLaw
+from dcbench.baselines.mixing.grid import GRID, check_caps, double_diminishing_grid
 from dcbench.errors import ConfigError
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.mixing.laws import fit_size_law, fit_step_law
+from dcbench.baselines.mixing.laws import fit_size_law, fit_step_law
 from dcbench.errors import ConfigError, DataError
 
 

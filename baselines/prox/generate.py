@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from baselines.prox.chunking import SYSTEM_PROMPT, chat_messages, make_chunks
+from dcbench.baselines.prox.chunking import SYSTEM_PROMPT, chat_messages, make_chunks
 from dcbench.errors import ConfigError
 
 

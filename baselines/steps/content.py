@@ -24,7 +24,7 @@ import sys
 from operator import itemgetter
 from typing import Any, Callable, Literal
 
-from baselines.registry import Mapper, Page, step
+from dcbench.baselines.registry import Mapper, Page, step
 from dcbench.errors import ConfigError
 
 TEXT_KEY = "text"
@@ -56,7 +56,7 @@ def split_words(text: str, model: WordModel = "fasttext", ignore_punctuation: bo
                 ignore_whitespace: bool = True) -> list[str]:
     """DCLM's `split_words`: tokens of `model`, keeping those whose first character is
     alphanumeric (`ignore_punctuation`), or also whitespace ones, or the non-blank ones."""
-    from baselines import text as uax29
+    from dcbench.baselines import text as uax29
 
     if model == "uniseg":
         return uax29.split_words(text, ignore_punctuation, ignore_whitespace)

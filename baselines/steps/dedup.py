@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from baselines.registry import Mapper, Page, step
-from baselines.steps.global_common import DropByIndex, good_docs
+from dcbench.baselines.registry import Mapper, Page, step
+from dcbench.baselines.steps.global_common import DropByIndex, good_docs
 from dcbench.errors import ConfigError
 from dcbench.shards import shard_stem
 
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def _decide_all(docs: Any, partitions: list[Any], batch_size: int, options: dict[str, Any]) -> list[dict[str, Any]]:
     """BFF decisions (JSON-ready) for `docs` in order, the filter updated as it goes."""
-    from baselines.dedup.bff import BadDocument, PartitionedBFF
+    from dcbench.baselines.dedup.bff import BadDocument, PartitionedBFF
 
     bff = PartitionedBFF(partitions, **options)
     out: list[dict[str, Any]] = []
@@ -60,13 +60,13 @@ class _BFF:
         for i in order:
             decisions[stems[i]] = {"docs": _decide_all(good_docs(shards[i]), parts, self.batch_size, self.options)}
         if self.filter_dir:
-            from baselines.dedup.bff import save_partitions
+            from dcbench.baselines.dedup.bff import save_partitions
 
             save_partitions(parts, self.filter_dir)
         return decisions
 
     def _partitions(self, expected: int) -> list[Any]:
-        from baselines.dedup.bff import local_partitions, make_ray_partitions
+        from dcbench.baselines.dedup.bff import local_partitions, make_ray_partitions
 
         load = self.filter_dir if self.filter_dir and os.path.isdir(self.filter_dir) and os.listdir(self.filter_dir) else None
         if self.partitions == 1:
@@ -74,7 +74,7 @@ class _BFF:
         return make_ray_partitions(self.partitions, expected, self.fp_rate, load_dir=load)
 
     def apply(self, decision: dict[str, Any]) -> Mapper:
-        from baselines.dedup.bff import apply_decision
+        from dcbench.baselines.dedup.bff import apply_decision
 
         docs = iter(decision["docs"])
         annotate = self.options.get("annotate", False)
@@ -98,7 +98,7 @@ def _estimate_ngrams(text_bytes: int) -> int:
 def _bff_one_shard(uri: str, options: dict[str, Any], expected: int | None, fp_rate: float,
                    batch_size: int) -> dict[str, Any]:
     """DCLM's unit of dedup: a fresh filter for this shard alone."""
-    from baselines.dedup.bff import local_partitions
+    from dcbench.baselines.dedup.bff import local_partitions
 
     n = expected or _estimate_ngrams(_text_bytes(uri))
     return {"docs": _decide_all(good_docs(uri), local_partitions(1, n, fp_rate), batch_size, options)}
@@ -128,7 +128,7 @@ def bff_dedup(*, ngram_size: int = 13, min_ngram_size: int = 13, filtering_thres
         raise ConfigError("bff_dedup: scope 'shard' uses one fresh filter per shard; drop partitions/bloom_filter_dir")
     options = {"ngram_size": ngram_size, "min_ngram_size": min_ngram_size, "threshold": filtering_threshold,
                "annotate": annotate}
-    from baselines.dedup.bff import _check_params
+    from dcbench.baselines.dedup.bff import _check_params
 
     _check_params(ngram_size, min_ngram_size, filtering_threshold)
     return _BFF(options, expected_ngram_count, fp_rate, scope, partitions, bloom_filter_dir, batch_size)
@@ -138,13 +138,13 @@ def bff_dedup(*, ngram_size: int = 13, min_ngram_size: int = 13, filtering_thres
 
 
 def _exact_keys_of(uri: str, normalize: str, content_key: str) -> np.ndarray:
-    from baselines.dedup.exact import exact_keys
+    from dcbench.baselines.dedup.exact import exact_keys
 
     return exact_keys(good_docs(uri), normalize=normalize, content_key=content_key)
 
 
 def _signatures_of(uri: str, ngram: int, num_perm: int, seed: int) -> np.ndarray:
-    from baselines.dedup.minhash import signatures
+    from dcbench.baselines.dedup.minhash import signatures
 
     return signatures(good_docs(uri), ngram=ngram, num_perm=num_perm, seed=seed)
 
@@ -158,7 +158,7 @@ def exact_dedup(*, normalize: Literal["none", "strip_lower", "whitespace_lower",
     order). `strip_lower` is DCLM's whitespace+lowercase normaliser; the hash
     space is cut into `num_buckets` that are reduced independently.
     """
-    from baselines.dedup.exact import exact_duplicates
+    from dcbench.baselines.dedup.exact import exact_duplicates
 
     return DropByIndex(_exact_keys_of, (normalize, content_key),
                     lambda keys: exact_duplicates(keys, num_buckets=num_buckets))
@@ -173,7 +173,7 @@ def minhash_dedup(*, ngram: int = 5, num_perm: int = 128, threshold: float = 0.8
     `threshold`, joined into clusters, and every cluster keeps its first
     document in global order.
     """
-    from baselines.dedup.minhash import near_duplicates
+    from dcbench.baselines.dedup.minhash import near_duplicates
 
     return DropByIndex(_signatures_of, (ngram, num_perm, seed),
                     lambda sigs: near_duplicates(sigs, threshold=threshold, num_buckets=num_buckets))

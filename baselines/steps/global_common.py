@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from baselines.registry import Mapper, Page
+from dcbench.baselines.registry import Mapper, Page
 from dcbench.shards import Bad, read_shard, shard_stem
 
 

@@ -9,8 +9,8 @@ import threading
 from pathlib import Path
 from typing import Any, Literal
 
-from baselines.registry import Mapper, Page, step
-from baselines.resources import lid176_path
+from dcbench.baselines.registry import Mapper, Page, step
+from dcbench.baselines.resources import lid176_path
 from dcbench.errors import ConfigError
 
 TEXT_KEY = "text"

@@ -19,7 +19,7 @@ import math
 import re
 from typing import Literal
 
-from baselines.registry import Mapper, Page, step
+from dcbench.baselines.registry import Mapper, Page, step
 
 TEXT_KEY = "text"
 

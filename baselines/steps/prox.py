@@ -27,14 +27,14 @@ from __future__ import annotations
 import functools
 from typing import Any, Literal
 
-from baselines.prox.program import doc_keeps, execute_chunk_program
-from baselines.registry import Mapper, Page, step
+from dcbench.baselines.prox.program import doc_keeps, execute_chunk_program
+from dcbench.baselines.registry import Mapper, Page, step
 from dcbench.errors import ConfigError
 
 
 @functools.lru_cache(maxsize=4)
 def _generator(model: str, device: str | None, batch_size: int) -> Any:
-    from baselines.prox.generate import ProxGenerator
+    from dcbench.baselines.prox.generate import ProxGenerator
 
     return ProxGenerator(model, device=device, batch_size=batch_size)
 
@@ -89,7 +89,7 @@ def prox_doc(*, model: str | None = None, program_key: str = "prox_doc_program",
         meta = _meta(page, meta_key)
         program, source = _stored(page, program_key, allow_list=False), "stored"
         if program is None and generator is not None:
-            from baselines.prox.generate import doc_program
+            from dcbench.baselines.prox.generate import doc_program
 
             program = doc_program(page["text"], generator, max_input_tokens=max_input_tokens,
                                   max_new_tokens=max_new_tokens)
@@ -133,7 +133,7 @@ def prox_chunk(*, model: str | None = None, program_key: str = "prox_chunk_progr
         meta = _meta(page, meta_key)
         program, source = _stored(page, program_key, allow_list=True), "stored"
         if program is None and generator is not None:
-            from baselines.prox.generate import chunk_program
+            from dcbench.baselines.prox.generate import chunk_program
 
             program = chunk_program(page["text"], generator, chunk_tokens=chunk_tokens, max_new_tokens=max_new_tokens)
             source = "model"

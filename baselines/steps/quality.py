@@ -10,14 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from baselines.registry import Mapper, Page, step
-from baselines.steps.global_common import DropByIndex, good_docs
+from dcbench.baselines.registry import Mapper, Page, step
+from dcbench.baselines.steps.global_common import DropByIndex, good_docs
 from dcbench.errors import ConfigError
 
 
 @functools.lru_cache(maxsize=4)
 def _scorer(path: str, hq_label: str) -> Any:
-    from baselines.quality.fasttext_quality import Scorer
+    from dcbench.baselines.quality.fasttext_quality import Scorer
 
     return Scorer(path, hq_label=hq_label)
 
@@ -81,6 +81,6 @@ def top_fraction_filter(*, key: str, fraction: float) -> Any:
     """
     if not 0.0 < fraction <= 1.0:
         raise ConfigError(f"top_fraction_filter: fraction must be in (0, 1], got {fraction}")
-    from baselines.quality.fasttext_quality import top_fraction_mask
+    from dcbench.baselines.quality.fasttext_quality import top_fraction_mask
 
     return DropByIndex(_scores_of, (key,), lambda scores: {s: ~m for s, m in top_fraction_mask(scores, fraction).items()})

@@ -49,8 +49,8 @@ from itertools import count
 
 import numpy as np
 
-from baselines.registry import Mapper, Page, step
-from baselines.text import split_words
+from dcbench.baselines.registry import Mapper, Page, step
+from dcbench.baselines.text import split_words
 
 TEXT_KEY = "text"
 

@@ -19,8 +19,8 @@ import re
 from typing import Iterable, Literal
 from urllib.parse import urlparse
 
-from baselines.registry import Mapper, Page, step
-from baselines.resources import DATA_DIR, read_word_list, resolve_data_file
+from dcbench.baselines.registry import Mapper, Page, step
+from dcbench.baselines.resources import DATA_DIR, read_word_list, resolve_data_file
 from dcbench.errors import ConfigError
 
 log = logging.getLogger(__name__)

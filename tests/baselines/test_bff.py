@@ -10,14 +10,14 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from baselines.dedup.bff import (BadDocument, BFFDeduper, PartitionedBFF, RayPartition, dedup_batches,
+from dcbench.baselines.dedup.bff import (BadDocument, BFFDeduper, PartitionedBFF, RayPartition, dedup_batches,
                                  is_blank, local_partitions, make_ray_partitions, paragraphs, partition_of,
                                  save_partitions)
-from baselines.dedup.bloom import BloomFilter
+from dcbench.baselines.dedup.bloom import BloomFilter
 from dcbench.errors import ConfigError
 
 try:
-    from baselines.text import split_words as _split_words
+    from dcbench.baselines.text import split_words as _split_words
 except ImportError:  # baselines/text.py not there yet: the same segments from uniseg
     from uniseg.wordbreak import words as _uniseg_words
 

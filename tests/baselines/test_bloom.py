@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines.dedup.bloom import (BloomFilter, bff_size_bytes, false_positive_rate, mix64, optimal_hashers,
+from dcbench.baselines.dedup.bloom import (BloomFilter, bff_size_bytes, false_positive_rate, mix64, optimal_hashers,
                                    paragraph_ngram_hashes, sequence_hash, sliding_hashes, token_hashes)
 from dcbench.errors import ConfigError, DataError
 
@@ -160,7 +160,7 @@ def test_tokens_with_separator_like_characters_do_not_collide():
 
 _CHILD = """
 import sys
-from baselines.dedup.bloom import BloomFilter, paragraph_ngram_hashes, token_hashes
+from dcbench.baselines.dedup.bloom import BloomFilter, paragraph_ngram_hashes, token_hashes
 tok = token_hashes("Der schnelle braune Fuchs springt über den faulen Hund , 🦊 !".split() * 3, seed=11)
 h, _ = paragraph_ngram_hashes(tok, [len(tok)], 13, 13, seed=11)
 bf = BloomFilter(1000, 0.01, seed=3)

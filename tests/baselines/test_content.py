@@ -9,9 +9,9 @@ from itertools import islice
 
 import pytest
 
-from baselines.registry import get
-from baselines.steps import content
-from baselines.steps.content import fasttext_word_count, split_words
+from dcbench.baselines.registry import get
+from dcbench.baselines.steps import content
+from dcbench.baselines.steps.content import fasttext_word_count, split_words
 from dcbench.errors import ConfigError
 
 

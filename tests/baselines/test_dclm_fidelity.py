@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from baselines.recipe import load_recipe
+from dcbench.baselines.recipe import load_recipe
 from dcbench.shardwork import run_chain
 from dcbench.stepstats import new_step_stats
 

@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from baselines.dedup import exact, minhash
+from dcbench.baselines.dedup import exact, minhash
 from dcbench.shards import Bad
 
 

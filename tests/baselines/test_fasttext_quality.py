@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines.quality import fasttext_quality as fq
+from dcbench.baselines.quality import fasttext_quality as fq
 
 GOOD = "explain the theorem carefully with a worked example and a clear proof of each step".split()
 BAD = "click here buy now cheap deals login cookie policy subscribe newsletter free shipping".split()

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from baselines.recipe import parse_recipe
+from dcbench.baselines.recipe import parse_recipe
 from dcbench.runner import run
-from pools.toy import build_toy_pool
+from dcbench.pools.toy import build_toy_pool
 
 
 def recipe(*steps: dict):
@@ -98,7 +98,7 @@ def test_bloom_filter_saved_and_continued_over_an_increment(toy, tmp_path, ray_s
 
 
 def test_top_fraction_keeps_exactly_the_fraction(toy, tmp_path, ray_session):
-    from baselines.quality.fasttext_quality import train
+    from dcbench.baselines.quality.fasttext_quality import train
 
     model = tmp_path / "q.bin"
     train([str(toy[0] / "reference" / "hq.jsonl")], [str(p) for p in sorted(toy[0].glob("shard_*"))], str(model),

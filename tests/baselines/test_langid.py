@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from baselines.registry import get
-from baselines.resources import lid176_path
-from baselines.steps.langid import is_space_or_punct, load_fasttext_model
+from dcbench.baselines.registry import get
+from dcbench.baselines.resources import lid176_path
+from dcbench.baselines.steps.langid import is_space_or_punct, load_fasttext_model
 from dcbench.errors import ConfigError
 
 KEY = "language_id_whole_page_fasttext"

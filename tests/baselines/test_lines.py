@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from baselines.registry import get
+from dcbench.baselines.registry import get
 from dcbench.errors import ConfigError
 
 

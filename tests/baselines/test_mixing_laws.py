@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from baselines.mixing.fitted import MixingLaw, fit_mixing_law
-from baselines.mixing.grid import caps_from_tokens, double_diminishing_grid, sample_dirichlet, sample_grid
-from baselines.mixing.laws import ImplicitLaw, M4Law, fit_m4, fit_size_law, fit_step_law
-from baselines.mixing.mixture import Mixture, load_mixture, save_mixture
-from baselines.mixing.optimize import optimize
-from baselines.mixing.runs import Run, append_run, load_runs, predict_to, table
+from dcbench.baselines.mixing.fitted import MixingLaw, fit_mixing_law
+from dcbench.baselines.mixing.grid import caps_from_tokens, double_diminishing_grid, sample_dirichlet, sample_grid
+from dcbench.baselines.mixing.laws import ImplicitLaw, M4Law, fit_m4, fit_size_law, fit_step_law
+from dcbench.baselines.mixing.mixture import Mixture, load_mixture, save_mixture
+from dcbench.baselines.mixing.optimize import optimize
+from dcbench.baselines.mixing.runs import Run, append_run, load_runs, predict_to, table
 from dcbench.cli import main
 from dcbench.errors import ConfigError, DataError
 

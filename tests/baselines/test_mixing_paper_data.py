@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines.mixing.grid import double_diminishing_grid
-from baselines.mixing.laws import fit_m4, fit_step_law
+from dcbench.baselines.mixing.grid import double_diminishing_grid
+from dcbench.baselines.mixing.laws import fit_m4, fit_step_law
 
 # the paper's grouping of the 22 Pile validation sets into 5 coarse domains (mix_5_domains)
 COARSE = {

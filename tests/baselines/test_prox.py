@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from baselines.prox.chunking import (CHUNK_TOKENS, SYSTEM_PROMPT, chat_messages, count_words, make_chunks, pack,
+from dcbench.baselines.prox.chunking import (CHUNK_TOKENS, SYSTEM_PROMPT, chat_messages, count_words, make_chunks, pack,
                                      reassemble, tag_lines, truncate_words)
-from baselines.prox.program import (Call, Normalize, RemoveLines, apply_post_rules, doc_keeps,
+from dcbench.baselines.prox.program import (Call, Normalize, RemoveLines, apply_post_rules, doc_keeps,
                                     execute_chunk_program, parse_line, parse_program, run_chunk_program,
                                     to_operation)
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from baselines.prox.chunking import make_chunks, truncate_words
-from baselines.prox.generate import chunk_program, doc_program
-from baselines.recipe import load_recipe
-from baselines.registry import get
+from dcbench.baselines.prox.chunking import make_chunks, truncate_words
+from dcbench.baselines.prox.generate import chunk_program, doc_program
+from dcbench.baselines.recipe import load_recipe
+from dcbench.baselines.registry import get
 from dcbench.errors import ConfigError
 from dcbench.shardwork import run_chain
 from dcbench.stepstats import new_step_stats

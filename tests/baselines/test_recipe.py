@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from baselines.recipe import load_recipe, parse_recipe
-from baselines.registry import all_steps, get
+from dcbench.baselines.recipe import load_recipe, parse_recipe
+from dcbench.baselines.registry import all_steps, get
 from dcbench.errors import ConfigError
 
 RECIPES = Path(__file__).resolve().parents[2] / "baselines" / "recipes"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from baselines.registry import get
-from baselines.steps.repetition import ngram_failure, repetition_failure
-from baselines.text import split_words
+from dcbench.baselines.registry import get
+from dcbench.baselines.steps.repetition import ngram_failure, repetition_failure
+from dcbench.baselines.text import split_words
 from dcbench.errors import ConfigError
 
 DOCS = Path("/work/shared/data/web/web_docs_combined.jsonl")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from baselines import text as T
-from baselines.text import segment_words, split_words
+from dcbench.baselines import text as T
+from dcbench.baselines.text import segment_words, split_words
 
 DOCS = Path("/work/shared/data/web/web_docs_combined.jsonl")
 

@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from baselines.registry import get
-from baselines.resources import read_word_list
-from baselines.steps import urls
+from dcbench.baselines.registry import get
+from dcbench.baselines.resources import read_word_list
+from dcbench.baselines.steps import urls
 from dcbench.errors import ConfigError
 
 BANLISTS = "baselines/mappers/banlists/"  # DCLM's paths, resolved to our shipped copies

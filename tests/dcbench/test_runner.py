@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from baselines.recipe import load_recipe, parse_recipe
+from dcbench.baselines.recipe import load_recipe, parse_recipe
 from dcbench.errors import ConfigError, DataError, RunError
 from dcbench.runner import run
 from dcbench.manifest import Manifest, ShardEntry

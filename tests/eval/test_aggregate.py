@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from eval import aggregate as agg
-from eval.suites import get_suite, random_baseline, task_table, aggregation_lists, mmlu_subjects
+from dcbench.eval import aggregate as agg
+from dcbench.eval.suites import get_suite, random_baseline, task_table, aggregation_lists, mmlu_subjects
 
 HEADLINE = ("Core_v1", "Core_v2", "Extended_v1", "Extended_v2", "Core", "Extended")
 

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from dcbench.errors import ConfigError
-from eval.download import RECORD, download_tasks
-from eval.suites import get_task
+from dcbench.eval.download import RECORD, download_tasks
+from dcbench.eval.suites import get_task
 
 
 def _mirror(root):
@@ -62,7 +62,7 @@ def test_suite_names_expand_and_unknown_names_fail(tmp_path):
 
 def test_downloaded_tree_runs(tmp_path):
     """What download_tasks writes is what run_suite reads: the same relative paths."""
-    from eval.runner import _plan
+    from dcbench.eval.runner import _plan
 
     mirror = _mirror(tmp_path / "mirror")
     dest = tmp_path / "local_data"

@@ -9,9 +9,9 @@ import re
 import pytest
 
 from dcbench.errors import ConfigError, DataError
-from eval.prompts import (build_generation, build_items, build_language_modeling, build_multiple_choice, build_schema,
+from dcbench.eval.prompts import (build_generation, build_items, build_language_modeling, build_multiple_choice, build_schema,
                           fewshot_indices, needs_prefix_space, trim_left)
-from eval.tasks import (GenExample, LMExample, MCExample, SchemaExample, TaskConfig, load_examples, load_generation,
+from dcbench.eval.tasks import (GenExample, LMExample, MCExample, SchemaExample, TaskConfig, load_examples, load_generation,
                         load_multiple_choice)
 
 

@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
-from eval.prompts import ScoredItem
-from eval.scoring import (continuation_scores, evaluate_task, extract_answer, generation_correct, greedy_generate,
+from dcbench.eval.prompts import ScoredItem
+from dcbench.eval.scoring import (continuation_scores, evaluate_task, extract_answer, generation_correct, greedy_generate,
                           normalize_answer, pick_choice, score_items)
-from eval.tasks import GenExample, LMExample, MCExample, SchemaExample, TaskConfig, load_task
+from dcbench.eval.tasks import GenExample, LMExample, MCExample, SchemaExample, TaskConfig, load_task
 
 V = 8
 
@@ -150,8 +150,8 @@ def test_generation_task_end_to_end():
 def test_real_copa_and_lambada_with_tiny_openlm(shared_data):
     from tokenizers import Tokenizer
 
-    from training.model import OpenLM
-    from training.scales import ModelConfig
+    from dcbench.training.model import OpenLM
+    from dcbench.training.scales import ModelConfig
 
     tok_path = shared_data / "tokenizers" / "gpt-neox-20b.json"
     if not tok_path.is_file():
@@ -166,7 +166,7 @@ def test_real_copa_and_lambada_with_tiny_openlm(shared_data):
     out = evaluate_task(model, tok, copa, exs, batch_size=8)
     assert out["n"] == 20 and 0.0 <= out["accuracy"] <= 1.0
 
-    from eval.prompts import build_items
+    from dcbench.eval.prompts import build_items
 
     first = build_items(copa, exs[:1], tok)[0]
     assert first.texts[1] == ("The man turned on the faucet, therefore", " water flowed from the spout.")

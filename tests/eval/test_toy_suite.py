@@ -12,18 +12,18 @@ import pytest
 import torch
 
 from dcbench.manifest import MANIFEST_NAME, Manifest
-from eval.tasks import load_examples
-from eval.toy import TOY_TASKS, build_toy_suite, load_toy_suite, toy_aggregate, toy_items
-from pools import toy_words as W
+from dcbench.eval.tasks import load_examples
+from dcbench.eval.toy import TOY_TASKS, build_toy_suite, load_toy_suite, toy_aggregate, toy_items
+from dcbench.pools import toy_words as W
 
 
 def make_run(root: Path, vocab: int = 384) -> tuple[Path, Manifest, Manifest]:
     """A run dir laid out as `dcbench train` writes it, beside token shards holding their BPE."""
-    from pools.toy import Prose
-    from training.model import OpenLM
-    from training.scales import get_tier
-    from training.tokenizer import file_sha256, train_bpe
-    from training.trainer import _shard_entry, tier_record
+    from dcbench.pools.toy import Prose
+    from dcbench.training.model import OpenLM
+    from dcbench.training.scales import get_tier
+    from dcbench.training.tokenizer import file_sha256, train_bpe
+    from dcbench.training.trainer import _shard_entry, tier_record
 
     tokens = root / "tokens"
     tokens.mkdir(parents=True)
@@ -103,7 +103,7 @@ def test_toy_aggregate_centers_and_marks_missing():
 
 
 def test_toy_suite_end_to_end_results_json(tmp_path):
-    from eval.runner import run_suite
+    from dcbench.eval.runner import run_suite
 
     run, tman, man = make_run(tmp_path / "runs")
     tasks_dir = tmp_path / "toy_eval"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from leaderboard.html import render_leaderboard, training_flops, write_leaderboard
+from dcbench.leaderboard.html import render_leaderboard, training_flops, write_leaderboard
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = Path("/tmp/dcbench_leaderboard.png")

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from baselines.quality.fasttext_quality import train as train_classifier
+from dcbench.baselines.quality.fasttext_quality import train as train_classifier
 from dcbench.errors import ConfigError
-from eval.toy import build_toy_suite
-from leaderboard.reproduce import reproduce
-from pools.cli import TOY_CLASSIFIER
-from pools.toy import build_toy_pool
-from training.tokenizer import file_sha256
+from dcbench.eval.toy import build_toy_suite
+from dcbench.leaderboard.reproduce import reproduce
+from dcbench.pools.cli import TOY_CLASSIFIER
+from dcbench.pools.toy import build_toy_pool
+from dcbench.training.tokenizer import file_sha256
 
 RECIPES = ("dclm_baseline", "unfiltered")
 

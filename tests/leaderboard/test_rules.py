@@ -7,10 +7,10 @@ import copy
 
 import pytest
 
-from leaderboard.rules import RULES, Rejection, check, format_rejections
-from leaderboard.submission import submission_id
-from training.scales import get_tier
-from training.trainer import apply_overrides, tier_record
+from dcbench.leaderboard.rules import RULES, Rejection, check, format_rejections
+from dcbench.leaderboard.submission import submission_id
+from dcbench.training.scales import get_tier
+from dcbench.training.trainer import apply_overrides, tier_record
 
 
 def make_doc(tier_name: str = "toy-250k-1x", name: str = "mine", seed: int = 0, score: float = 0.3) -> dict:
@@ -146,7 +146,7 @@ def test_unknown_tier_or_track():
 
 
 def test_duplicates_against_a_store(tmp_path):
-    from leaderboard.store import Store
+    from dcbench.leaderboard.store import Store
 
     store = Store(tmp_path / "lb.sqlite")
     doc = make_doc()

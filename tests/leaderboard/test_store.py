@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from dcbench.errors import ConfigError, DataError
-from leaderboard.dclm_import import import_reference_results, infer_tier, reference_submission
-from leaderboard.store import SCHEMA_VERSION, Store
-from leaderboard.table import format_leaderboard
+from dcbench.leaderboard.dclm_import import import_reference_results, infer_tier, reference_submission
+from dcbench.leaderboard.store import SCHEMA_VERSION, Store
+from dcbench.leaderboard.table import format_leaderboard
 
 # the hand-made documents of test_rules.py (tests are not a package: load it by path)
 _spec = importlib.util.spec_from_file_location("_leaderboard_rule_docs", Path(__file__).with_name("test_rules.py"))
@@ -96,7 +96,7 @@ def test_schema_version_and_migrations(tmp_path):
     # a store written at schema 1 (no suite/version columns) is migrated on open
     old = sqlite3.connect(path)
     old.executescript("DROP TABLE task_results; DROP TABLE submissions; DROP TABLE schema_version;")
-    from leaderboard.store import MIGRATIONS
+    from dcbench.leaderboard.store import MIGRATIONS
 
     old.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
     old.execute("INSERT INTO schema_version VALUES (1)")

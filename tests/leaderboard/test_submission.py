@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from dcbench.manifest import MANIFEST_NAME, Manifest
-from leaderboard.rules import check
-from leaderboard.submission import build_submission, load_submission, save_submission, validate_document
+from dcbench.leaderboard.rules import check
+from dcbench.leaderboard.submission import build_submission, load_submission, save_submission, validate_document
 
 OVERRIDES = {"seq_len": 128, "global_batch": 8}
 
@@ -19,14 +19,14 @@ OVERRIDES = {"seq_len": 128, "global_batch": 8}
 @pytest.fixture(scope="module")
 def pipeline(ray_session):
     """pool -> dataset -> tokens -> model -> eval on the toy pool, in seconds."""
-    from baselines.recipe import recipe_from_dict
+    from dcbench.baselines.recipe import recipe_from_dict
     from dcbench.runner import run
-    from eval.runner import run_suite
-    from eval.toy import build_toy_suite
-    from pools.toy import build_toy_pool
-    from training.tokenize import tokenize_dataset
-    from training.tokenizer import train_bpe
-    from training.trainer import train
+    from dcbench.eval.runner import run_suite
+    from dcbench.eval.toy import build_toy_suite
+    from dcbench.pools.toy import build_toy_pool
+    from dcbench.training.tokenize import tokenize_dataset
+    from dcbench.training.tokenizer import train_bpe
+    from dcbench.training.trainer import train
 
     # Ray's socket paths must stay short: a private temp dir, not pytest's deep one
     root = Path(tempfile.mkdtemp(prefix="dcblb"))

@@ -2,11 +2,11 @@ from pathlib import Path
 
 import pytest
 
-import pools.download as dl
+import dcbench.pools.download as dl
 from dcbench.errors import ConfigError, DataError, RunError
 from dcbench.manifest import Manifest, ShardEntry
 from dcbench.shards import sha256_of, write_shard
-from pools.download import download
+from dcbench.pools.download import download
 
 NAMES = ["a.jsonl.gz", "b.jsonl.gz", "c.jsonl"]
 

@@ -9,7 +9,7 @@ import pytest
 from dcbench.errors import ConfigError
 from dcbench.manifest import Manifest
 from dcbench.shards import Bad, read_shard, sha256_of
-from pools.ingest import EMPTY, NON_HTML, ingest
+from dcbench.pools.ingest import EMPTY, NON_HTML, ingest
 
 DATA = Path(os.environ.get("DCBENCH_SHARED_DATA") or Path(__file__).parents[2] / ".." / "shared" / "data")
 WARC = DATA / "web" / "warc"

@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 
 from dcbench.errors import ConfigError
-from pools.tiers import TIERS, format_table, get_tier
+from dcbench.pools.tiers import TIERS, format_table, get_tier
 
 OFFICIAL = ["400M-1x", "1B-1x", "1B-5x", "3B-1x", "7B-1x", "7B-2x"]
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from baselines.resources import lid176_path, read_word_list
+from dcbench.baselines.resources import lid176_path, read_word_list
 from dcbench.manifest import Manifest
-from pools.toy import DEFECTS, LABELS, build_toy_pool
+from dcbench.pools.toy import DEFECTS, LABELS, build_toy_pool
 
 # ------------------------------------------------------------ DCLM checks, written from the spec
 

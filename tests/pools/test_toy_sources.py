@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from baselines.mixing.mixture import load_mixture
-from baselines.resources import lid176_path
+from dcbench.baselines.mixing.mixture import load_mixture
+from dcbench.baselines.resources import lid176_path
 from dcbench.cli import main
 from dcbench.manifest import Manifest
 from dcbench.poolref import resolve_pool
 from dcbench.shards import read_shard
-from pools.toy_sources import SOURCES, build_toy_sources
+from dcbench.pools.toy_sources import SOURCES, build_toy_sources
 
 STOP = {"the", "be", "to", "of", "and", "that", "have", "with"}  # DCLM's English stop words
 DOCS, VALID, SHARDS = 60, 12, 2

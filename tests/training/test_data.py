@@ -10,7 +10,7 @@ import torch
 
 from dcbench.errors import DataError
 from dcbench.manifest import Manifest, ShardEntry
-from training.data import TokenShards, loss_mask, split
+from dcbench.training.data import TokenShards, loss_mask, split
 
 SEQ = 7
 PAD = 99

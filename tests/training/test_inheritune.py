@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from training.inheritune import grow, inherit, inherit_state_dict, new_parameter_names
-from training.model import OpenLM
-from training.scales import ModelConfig
+from dcbench.training.inheritune import grow, inherit, inherit_state_dict, new_parameter_names
+from dcbench.training.model import OpenLM
+from dcbench.training.scales import ModelConfig
 
 REF = ModelConfig(d_model=32, n_layers=6, n_heads=2, vocab_size=61, seq_len=16)
 

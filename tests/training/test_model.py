@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from training.model import GainLayerNorm, OpenLM, apply_rotary, init_weights, rotary_tables
-from training.scales import ModelConfig, param_count
+from dcbench.training.model import GainLayerNorm, OpenLM, apply_rotary, init_weights, rotary_tables
+from dcbench.training.scales import ModelConfig, param_count
 
 TINY = ModelConfig(d_model=64, n_layers=3, n_heads=4, vocab_size=97, seq_len=32)
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from dcbench.errors import ConfigError
-from training.model import OpenLM
-from training.scales import TIERS, ModelConfig, flops_per_token, format_table, get_tier, param_count
+from dcbench.training.model import OpenLM
+from dcbench.training.scales import TIERS, ModelConfig, flops_per_token, format_table, get_tier, param_count
 
 # DCLM training/configs/*.json: params, tokens; steps = tokens // (2048 x global_bs)
 DCLM = {

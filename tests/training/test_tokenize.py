@@ -16,9 +16,9 @@ from dcbench.errors import ConfigError
 from dcbench.manifest import Manifest
 from dcbench.poolref import resolve_pool
 from dcbench.shards import write_shard
-from training.data import TokenShards
-from training.tokenize import tokenize_dataset
-from training.tokenizer import download_tokenizer, eot_id, load_tokenizer, pad_id, train_bpe
+from dcbench.training.data import TokenShards
+from dcbench.training.tokenize import tokenize_dataset
+from dcbench.training.tokenizer import download_tokenizer, eot_id, load_tokenizer, pad_id, train_bpe
 
 SEQ = 31  # contexts of 32 tokens
 WORDS = "data curation language model web page filter token shard quality the of and to".split()

@@ -11,15 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines.mixing.mixture import Mixture, save_mixture
+from dcbench.baselines.mixing.mixture import Mixture, save_mixture
 from dcbench.cli import main
 from dcbench.errors import ConfigError
 from dcbench.manifest import Manifest
 from dcbench.poolref import resolve_pool
 from dcbench.shards import write_shard
-from training.data import TokenShards
-from training.tokenize import largest_remainder, tokenize_dataset, tokenize_mixture
-from training.tokenizer import eot_id, file_sha256, load_tokenizer, pad_id, train_bpe
+from dcbench.training.data import TokenShards
+from dcbench.training.tokenize import largest_remainder, tokenize_dataset, tokenize_mixture
+from dcbench.training.tokenizer import eot_id, file_sha256, load_tokenizer, pad_id, train_bpe
 
 SEQ = 63  # contexts of 64 tokens (about 15 words: no context twice in a source)
 VOCAB = {  # disjoint words, so every context belongs to one source

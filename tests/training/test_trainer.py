@@ -18,10 +18,10 @@ import torch
 from dcbench.errors import ConfigError
 from dcbench.manifest import Manifest
 from dcbench.shards import write_shard
-from training.scales import get_tier
-from training.tokenize import tokenize_dataset
-from training.tokenizer import train_bpe
-from training.trainer import (grow_until, latest_checkpoint, load_weights, loss_fn, lr_at, resolve_tier, train,
+from dcbench.training.scales import get_tier
+from dcbench.training.tokenize import tokenize_dataset
+from dcbench.training.tokenizer import train_bpe
+from dcbench.training.trainer import (grow_until, latest_checkpoint, load_weights, loss_fn, lr_at, resolve_tier, train,
                               z_loss)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -153,7 +153,7 @@ def test_fsdp2_on_two_gloo_ranks_matches_one_process(tokens, tmp_path):
     steps, overrides = 4, {**TINY, "accum": 2}
     single = _run(tokens, tmp_path / "one", max_steps=steps, overrides=overrides, amp=False)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "training.trainer", "--tier", "toy-250k-1x", "--data", str(tokens), "--out", str(tmp_path / "two"),
+           "-m", "dcbench.training.trainer", "--tier", "toy-250k-1x", "--data", str(tokens), "--out", str(tmp_path / "two"),
            "--max-steps", str(steps), "--overrides", json.dumps(overrides), "--no-amp"]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
