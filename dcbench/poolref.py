@@ -7,6 +7,7 @@ from pathlib import Path
 
 import fsspec
 
+from dcbench.atomic import TEMP_MARK
 from dcbench.errors import DataError
 from dcbench.manifest import MANIFEST_NAME, Manifest, content_id
 from dcbench.shards import shard_format, shard_stem
@@ -56,7 +57,7 @@ def _from_manifest(manifest_uri: str, base: str) -> PoolRef:
 
 
 def _is_shard(path: str) -> bool:
-    if ".tmp-" in path.rsplit("/", 1)[-1]:
+    if TEMP_MARK in path.rsplit("/", 1)[-1]:
         return False
     try:
         shard_format(path)

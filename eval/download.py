@@ -2,9 +2,10 @@
 
 `download_tasks(dest)` fetches the jsonl file of every task of the DCLM task
 table (paths from `eval/data/tasks.json`, relative to `local_data/`) from
-`base_url` through fsspec (`https://`, `file://`, `s3://`, ...), or only those
-of the named tasks or suites. Each file is streamed to a temporary name and
-renamed when complete, so a file under its final name is whole. A re-run skips
+`base_url` (`https://`, `file://`, `s3://`, ...), or only those of the named
+tasks or suites, with the spine's downloader (`dcbench.download`): a file
+under its final name is whole, an interrupted one resumes from its `.part`,
+transport errors are retried. A re-run skips
 the files already fetched: those recorded in `dest/.dcbench-download.json`
 with the same size on disk, and files present but unrecorded whose size
 equals the source's (when the source tells it).
@@ -17,21 +18,22 @@ zip, which this tool does not fetch.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable
+from typing import Any, Iterable
 
+from tqdm import tqdm
+
+from dcbench.atomic import write_atomic
+from dcbench.download import FetchError, SourceMissing, fetch, source_size
 from dcbench.errors import ConfigError
+from dcbench.eval.suites import SUITE_NAMES, get_suite, task_table
 
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com/mosaicml/llm-foundry/main/scripts/eval/local_data"
 RECORD = ".dcbench-download.json"
-CHUNK = 1 << 20
 ATTEMPTS = 3
 GPQA_NOTE = ("GPQA is not in LLM-Foundry's local_data: DCLM builds gpqa_data/ from the password-protected "
              "gpqa/dataset.zip of the GPQA authors; not downloadable here (put gpqa_main.jsonl and "
@@ -74,8 +76,6 @@ class DownloadReport:
 
 def _select(tasks: Iterable[str] | None) -> list:
     """TaskSpecs for `tasks` (task or suite names; None = every task), in table order."""
-    from dcbench.eval.suites import SUITE_NAMES, get_suite, task_table
-
     table = task_table()
     if tasks is None:
         return table
@@ -101,67 +101,6 @@ def _select(tasks: Iterable[str] | None) -> list:
 # ------------------------------------------------------------------ transfer
 
 
-def _open_source(url: str) -> tuple[BinaryIO, int | None]:
-    """(readable stream, size or None); FileNotFoundError when the source has no such file."""
-    import fsspec
-
-    try:
-        fs, path = fsspec.core.url_to_fs(url)
-    except ImportError:  # fsspec's http needs aiohttp: the standard library does for one file
-        return _open_urllib(url)
-    size = None
-    try:
-        size = fs.size(path)
-    except FileNotFoundError:
-        raise
-    except Exception:
-        size = None
-    return fs.open(path, "rb"), size
-
-
-def _open_urllib(url: str) -> tuple[BinaryIO, int | None]:
-    import urllib.error
-    import urllib.request
-
-    try:
-        resp = urllib.request.urlopen(url, timeout=60)
-    except urllib.error.HTTPError as e:
-        if e.code == 404:
-            raise FileNotFoundError(url) from e
-        raise OSError(f"HTTP {e.code} for {url}") from e
-    length = resp.headers.get("Content-Length")
-    return resp, int(length) if length and length.isdigit() else None
-
-
-def _source_size(url: str) -> int | None:
-    try:
-        f, size = _open_source(url)
-        f.close()
-        return size
-    except Exception:
-        return None
-
-
-def _fetch(url: str, dest: Path) -> tuple[int, str]:
-    """Stream `url` to `dest` atomically; (bytes, sha256)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f"{dest.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    digest, n = hashlib.sha256(), 0
-    try:
-        src, size = _open_source(url)
-        with src, open(tmp, "wb") as out:
-            while chunk := src.read(CHUNK):
-                out.write(chunk)
-                digest.update(chunk)
-                n += len(chunk)
-        if size is not None and n != size:
-            raise OSError(f"short read: {n} of {size} bytes")
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return n, digest.hexdigest()
-
-
 def _load_record(dest: Path) -> dict[str, Any]:
     try:
         data = json.loads((dest / RECORD).read_text())
@@ -171,9 +110,7 @@ def _load_record(dest: Path) -> dict[str, Any]:
 
 
 def _save_record(dest: Path, record: dict[str, Any]) -> None:
-    tmp = dest / f"{RECORD}.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, dest / RECORD)
+    write_atomic(dest / RECORD, json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
 def download_tasks(dest, *, base_url: str = DEFAULT_BASE_URL, tasks: Iterable[str] | None = None,
@@ -198,8 +135,6 @@ def download_tasks(dest, *, base_url: str = DEFAULT_BASE_URL, tasks: Iterable[st
 
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=len(by_file), desc="eval tasks", unit="file", disable=None, file=sys.stderr)
     try:
         for rel, names in by_file.items():
@@ -212,7 +147,7 @@ def download_tasks(dest, *, base_url: str = DEFAULT_BASE_URL, tasks: Iterable[st
                 size = target.stat().st_size
                 if rec is not None and rec.get("bytes") == size:
                     report.skipped.append(rel)
-                elif rec is None and (_source_size(url) in (None, size)):
+                elif rec is None and (source_size(url) in (None, size)):
                     report.skipped.append(rel)  # present, source size unknown or equal
                 else:
                     rec = None  # stale or partial: fetch again
@@ -220,29 +155,20 @@ def download_tasks(dest, *, base_url: str = DEFAULT_BASE_URL, tasks: Iterable[st
                     if bar is not None:
                         bar.update(1)
                     continue
-            err = None
-            for attempt in range(ATTEMPTS):
-                try:
-                    n, sha = _fetch(url, target)
-                    record[rel] = {"bytes": n, "sha256": sha, "url": url}
-                    _save_record(dest, record)
-                    report.downloaded.append(rel)
-                    report.bytes_fetched += n
-                    err = None
-                    break
-                except FileNotFoundError:
-                    why = f"{url} does not exist"
-                    if rel in known_gap:
-                        why += " (a known gap: the pinned LLM-Foundry local_data has no such file)"
-                    for name in names:
-                        report.missing[name] = why
-                    err = None
-                    break
-                except Exception as e:  # network errors: retry, then report
-                    err = f"{type(e).__name__}: {e}"
-                    time.sleep(min(2 ** attempt, 5) if "://" in url and not url.startswith("file:") else 0)
-            if err is not None:
-                report.failed[rel] = err
+            try:
+                got = fetch(url, target, resume=not force, attempts=ATTEMPTS)
+                record[rel] = {"bytes": got.bytes, "sha256": got.sha256, "url": url}
+                _save_record(dest, record)
+                report.downloaded.append(rel)
+                report.bytes_fetched += got.fetched
+            except SourceMissing:
+                why = f"{url} does not exist"
+                if rel in known_gap:
+                    why += " (a known gap: the pinned LLM-Foundry local_data has no such file)"
+                for name in names:
+                    report.missing[name] = why
+            except (FetchError, ConfigError, OSError) as e:  # after retries; or a filesystem we cannot use
+                report.failed[rel] = str(e)
             if bar is not None:
                 bar.update(1)
     finally:

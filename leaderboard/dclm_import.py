@@ -17,6 +17,7 @@ from typing import Any
 from dcbench.errors import DataError
 from dcbench.eval.aggregate import import_dclm_eval
 from dcbench.leaderboard.submission import SCHEMA_VERSION, number_or_none, submission_id
+from dcbench.tiers import TIERS
 
 EXTERNAL = "external"
 _SIZES = [  # (pattern on the lowercased model + file name, size)
@@ -41,8 +42,6 @@ def _multiplier(text: str) -> float | None:
 
 def infer_tier(model: str | None, name: str | None = None) -> str:
     """A dcbench tier name for a DCLM result, or "external" when it cannot be placed."""
-    from dcbench.training.scales import TIERS
-
     text = f"{model or ''} {name or ''}".lower()
     size = next((s for pattern, s in _SIZES if pattern.search(text)), None)
     if size is None or "/" in (model or ""):  # "org/model": a Hugging Face model, not an open_lm run

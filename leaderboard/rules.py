@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from dcbench.errors import ConfigError
 from dcbench.leaderboard.submission import tier_differences
+from dcbench.tiers import FREE_ON_OFFICIAL, TIERS, get_tier, tier_record
 
 CORE_SUITES = ("core", "core+mmlu", "extended")
 
@@ -30,8 +31,6 @@ class Rejection:
 
 
 def _tier(sub: dict[str, Any]):
-    from dcbench.training.scales import get_tier
-
     try:
         return get_tier(str(sub.get("tier")))
     except ConfigError:
@@ -40,8 +39,6 @@ def _tier(sub: dict[str, Any]):
 
 def rule_tier(sub: dict[str, Any], store=None) -> list[Rejection]:
     if _tier(sub) is None:
-        from dcbench.training.scales import TIERS
-
         return [Rejection("tier", f"unknown tier {sub.get('tier')!r}; train on one of: {', '.join(TIERS)}")]
     if sub.get("track") != "filtering":
         return [Rejection("tier", f"track {sub.get('track')!r} is not accepted here; submit to the 'filtering' "
@@ -51,8 +48,6 @@ def rule_tier(sub: dict[str, Any], store=None) -> list[Rejection]:
 
 def rule_hyperparameters(sub: dict[str, Any], store=None) -> list[Rejection]:
     """Official and small tiers alike: no override but `accum`, not an off-leaderboard run."""
-    from dcbench.training.trainer import FREE_ON_OFFICIAL, tier_record
-
     tier = _tier(sub)
     if tier is None:
         return []

@@ -21,6 +21,7 @@ from typing import Any, Iterator
 from dcbench.errors import ConfigError, DataError
 from dcbench.leaderboard import rules
 from dcbench.leaderboard.submission import number_or_none, validate_document
+from dcbench.tiers import TIERS
 
 SOURCES = ("dcbench", "dclm-reference")
 COLUMNS = ("id", "name", "tier", "track", "core", "extended", "mmlu", "toy", "created", "source", "model_id",
@@ -47,9 +48,8 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
-def _rank_key(tier: str) -> str:
-    from dcbench.training.scales import TIERS
-
+def rank_key(tier: str) -> str:
+    """The aggregate a tier is ranked by: TOY for the CPU tiers, CORE otherwise."""
     t = TIERS.get(tier)
     return "toy" if t is not None and t.eval_suite == "toy" else "core"
 
@@ -222,11 +222,11 @@ class Store:
         rows = self._query(sql, tuple(params))
         by_tier: dict[str, list[dict[str, Any]]] = {}
         for r in rows:
-            r["rank_by"] = _rank_key(r["tier"])
+            r["rank_by"] = rank_key(r["tier"])
             r["score"] = r[r["rank_by"]]
             by_tier.setdefault(r["tier"], []).append(r)
         out = []
-        for t in sorted(by_tier, key=_tier_order):
+        for t in sorted(by_tier, key=tier_order):
             group = sorted(by_tier[t], key=lambda r: (r["score"] is None, -(r["score"] or 0.0), r["name"], r["id"]))
             for i, r in enumerate(group, 1):
                 r["rank"] = i if r["score"] is not None else None
@@ -237,8 +237,7 @@ class Store:
         return int(self._query("SELECT COUNT(*) AS n FROM submissions")[0]["n"])
 
 
-def _tier_order(tier: str) -> tuple:
-    from dcbench.training.scales import TIERS
-
+def tier_order(tier: str) -> tuple:
+    """Sort key: the tier table's order, then unknown tiers by name."""
     names = list(TIERS)
     return (0, names.index(tier)) if tier in TIERS else (1, tier)

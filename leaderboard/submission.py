@@ -28,8 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from dcbench import __version__
+from dcbench.atomic import write_atomic
 from dcbench.errors import DataError
 from dcbench.manifest import MANIFEST_NAME, Manifest, content_id
+from dcbench.tiers import FREE_ON_OFFICIAL, get_tier, tier_record
 
 SCHEMA_VERSION = 1
 TRACK = "filtering"
@@ -167,9 +169,6 @@ def build_submission(run_dir: str | Path | None = None, *, dataset_dir: str | Pa
     when not given; a dataset directory absent here leaves the dataset ids unverified (null), which the
     rules reject only where a recorded link disagrees. `hash_files` re-hashes local shards.
     """
-    from dcbench.training.scales import get_tier
-    from dcbench.training.trainer import FREE_ON_OFFICIAL, tier_record
-
     dataset_path, tokens_path, model_path, eval_path = _resolve_paths(run_dir, dataset_dir, tokens_dir,
                                                                       model_dir, eval_json)
     errors: list[str] = []
@@ -293,10 +292,7 @@ def validate_document(doc: Any) -> dict[str, Any]:
 
 
 def save_submission(doc: dict[str, Any], path: str | Path) -> None:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
 
 def load_submission(path: str | Path) -> dict[str, Any]:

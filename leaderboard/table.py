@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from dcbench.leaderboard.store import _rank_key, _tier_order
+from dcbench.leaderboard.store import rank_key, tier_order
+from dcbench.table import format_table
 
 MARKS = {"dcbench": "*", "dclm-reference": "R"}
 LEGEND = ("* = dcbench submission, R = DCLM published reference; CORE, EXTENDED and TOY are centered "
@@ -23,6 +24,12 @@ def _cut(s: str, n: int) -> str:
     return s[:head] + "..." + s[len(s) - (n - 3 - head):]
 
 
+def _row(rank: str, r: dict[str, Any], key: str, name_width: int) -> list[str]:
+    mark = MARKS.get(r.get("source", "dcbench"), "?")
+    scores = [r.get("toy")] if key == "toy" else [r.get("core"), r.get("mmlu"), r.get("extended")]
+    return [rank, mark, _cut(str(r.get("name", "")), name_width), *map(_pct, scores), str(r.get("id", ""))]
+
+
 def format_leaderboard(rows: Iterable[dict[str, Any]], tier: str | None = None, *, name_width: int = 72) -> str:
     """Rows as `Store.list` returns them (or any dicts with tier, name, source, core, extended, mmlu, toy)."""
     rows = [r for r in rows if tier is None or str(r.get("tier", "")).lower() == tier.lower()]
@@ -32,31 +39,17 @@ def format_leaderboard(rows: Iterable[dict[str, Any]], tier: str | None = None, 
     for r in rows:
         by_tier.setdefault(r["tier"], []).append(r)
     blocks = []
-    for t in sorted(by_tier, key=_tier_order):
-        key = _rank_key(t)
+    for t in sorted(by_tier, key=tier_order):
+        key = rank_key(t)
         group = sorted(by_tier[t], key=lambda r: (not isinstance(r.get(key), (int, float)),
                                                   -(r.get(key) or 0.0), str(r.get("name"))))
-        if key == "toy":
-            head = ("#", "", "name", "TOY", "id")
-        else:
-            head = ("#", "", "name", "CORE", "MMLU", "EXTENDED", "id")
-        table = [head]
-        rank = 0
+        scores = ["TOY"] if key == "toy" else ["CORE", "MMLU", "EXTENDED"]
+        head = ["#", "", "name", *scores, "id"]
+        body, rank = [], 0
         for r in group:
             scored = isinstance(r.get(key), (int, float))
             rank += scored
-            mark = MARKS.get(r.get("source", "dcbench"), "?")
-            name = _cut(str(r.get("name", "")), name_width)
-            if key == "toy":
-                table.append((str(rank) if scored else "-", mark, name, _pct(r.get("toy")), str(r.get("id", ""))))
-            else:
-                table.append((str(rank) if scored else "-", mark, name, _pct(r.get("core")), _pct(r.get("mmlu")),
-                              _pct(r.get("extended")), str(r.get("id", ""))))
-        widths = [max(len(row[i]) for row in table) for i in range(len(head))]
-        numeric = {i for i, h in enumerate(head) if h in ("#", "CORE", "MMLU", "EXTENDED", "TOY")}
-        lines = [f"== {t} (ranked by {key.upper()}) =="]
-        for row in table:
-            cells = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
-            lines.append("  ".join(cells).rstrip())
-        blocks.append("\n".join(lines))
+            body.append(_row(str(rank) if scored else "-", r, key, name_width))
+        blocks.append(format_table(head, body, title=f"== {t} (ranked by {key.upper()}) ==",
+                                   align="rll" + "r" * len(scores) + "l"))  # scores right even when all unknown
     return "\n\n".join(blocks) + "\n\n" + LEGEND

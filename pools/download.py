@@ -1,32 +1,22 @@
-"""Download a pool by its manifest: fetch every shard through fsspec, verify
-sha256 and size, resume interrupted transfers, and write a local manifest.
+"""Download a pool by its manifest: fetch every shard (several at once) with
+the spine's downloader, verified against the manifest's size and sha256,
+and write a local manifest of the same pool.
 
-A shard is streamed into `<name>.part` and renamed only once its size and
-sha256 match the manifest, so a file under its final name is always whole.
-A `.part` left by an interrupted run is continued from its size when the
-source can seek (local files, S3, HF, HTTP with range requests), otherwise
-fetched again from the start.
+A shard lands under its final name only once it matches the manifest; an
+interrupted transfer resumes from its `.part` (see `dcbench.download`).
+Shard names come from the manifest, so none may climb out of the folder.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-import fsspec
-from tqdm import tqdm
-
+from dcbench.download import ChecksumMismatch, FetchError, Progress, fetch
 from dcbench.errors import ConfigError, DataError, RunError
 from dcbench.manifest import MANIFEST_NAME, Manifest, ShardEntry
-
-CHUNK = 4 << 20  # big enough to keep object stores busy, small enough for steady progress
 
 
 @dataclass
@@ -58,18 +48,6 @@ class _Job:
     dest: Path  # final local path
 
 
-class _Progress:
-    """A byte counter shared by the worker threads."""
-
-    def __init__(self, total: int):
-        self.bar = tqdm(total=total, unit="B", unit_scale=True, desc="download", disable=None)
-        self.lock = threading.Lock()
-
-    def add(self, n: int) -> None:
-        with self.lock:
-            self.bar.update(n)
-
-
 def download(manifest_uri: str, dest_dir: str, workers: int = 4) -> DownloadReport:
     """Fetch every shard of the pool manifest at `manifest_uri` into `dest_dir`.
 
@@ -83,12 +61,8 @@ def download(manifest_uri: str, dest_dir: str, workers: int = 4) -> DownloadRepo
     dest.mkdir(parents=True, exist_ok=True)
     jobs = _plan(manifest, _base_of(manifest_uri), dest)
     report = DownloadReport(total=len(jobs))
-    progress = _Progress(manifest.bytes)
-    try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            outcomes = list(pool.map(lambda job: _run(job, progress), jobs))
-    finally:
-        progress.bar.close()
+    with Progress(manifest.bytes) as progress, ThreadPoolExecutor(max_workers=workers) as pool:
+        outcomes = list(pool.map(lambda job: _run(job, progress), jobs))
     for outcome, fetched, error in outcomes:
         report.bytes_fetched += fetched
         if error:
@@ -131,100 +105,23 @@ def _plan(manifest: Manifest, base: str, dest: Path) -> list[_Job]:
     return jobs
 
 
-def _run(job: _Job, progress: _Progress) -> tuple[str, int, str | None]:
+def _run(job: _Job, progress: Progress) -> tuple[str, int, str | None]:
     """(outcome, bytes fetched, error message or None) for one shard; never raises."""
-    fetched = [0]
+    entry = job.entry
     try:
-        outcome = _fetch(job, progress, fetched)
-        return outcome, fetched[0], None
-    except DataError as e:
-        return "failed", fetched[0], str(e)
-    except Exception as e:  # network and filesystem errors: report, keep the .part for a resume
-        return "failed", fetched[0], f"{job.entry.path}: {type(e).__name__}: {e}"
-
-
-def _fetch(job: _Job, progress: _Progress, fetched: list[int]) -> str:
-    entry, final = job.entry, job.dest
-    part = final.with_name(final.name + ".part")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if final.exists():
-        if _local_digest(final) == (entry.bytes, entry.sha256):
-            progress.add(entry.bytes)
-            return "skipped"
-        final.unlink()  # stale or damaged copy: fetch it again
-    offset = part.stat().st_size if part.exists() else 0
-    if offset > entry.bytes:
-        offset = 0  # longer than the shard: not a prefix of it
-    size, sha, resumed = _stream(job, part, offset, progress, fetched)
-    if (size, sha) != (entry.bytes, entry.sha256):
-        part.unlink(missing_ok=True)
-        raise DataError(f"{entry.path}: checksum mismatch: expected sha256 {entry.sha256} ({entry.bytes:,} bytes), "
-                        f"got {sha} ({size:,} bytes) from {job.source}; the partial file was deleted, "
-                        "re-run to fetch it again or fix the manifest")
-    os.replace(part, final)
-    return "resumed" if resumed else "downloaded"
-
-
-def _stream(job: _Job, part: Path, offset: int, progress: _Progress, fetched: list[int]) -> tuple[int, str, bool]:
-    """Append the source from `offset` to `part`; return (size, sha256, resumed)."""
-    expected = job.entry.bytes
-    try:
-        src_ctx = fsspec.open(job.source, "rb")
-        src = src_ctx.open()
-    except FileNotFoundError as e:
-        raise DataError(f"{job.entry.path}: source not found: {job.source}") from e
-    try:
-        offset = offset if offset and _seek(src, offset) else 0
-        sha, size = _hash_prefix(part, offset)
-        progress.add(offset)
-        with open(part, "r+b" if offset else "wb") as out:
-            out.seek(offset)
-            out.truncate()
-            while block := src.read(CHUNK):
-                out.write(block)
-                sha.update(block)
-                size += len(block)
-                fetched[0] += len(block)
-                progress.add(len(block))
-                if size > expected:
-                    break  # larger than the manifest says: stop early, the check below fails it
-        return size, sha.hexdigest(), offset > 0
-    finally:
-        src.close()
-
-
-def _seek(src: BinaryIO, offset: int) -> bool:
-    """Whether the source could move to `offset` (ranged reads); streams cannot."""
-    try:
-        return src.seek(offset) == offset
-    except (ValueError, OSError, io.UnsupportedOperation, NotImplementedError):
-        return False
-
-
-def _hash_prefix(part: Path, offset: int) -> tuple[Any, int]:
-    sha = hashlib.sha256()
-    if offset:
-        with open(part, "rb") as f:
-            remaining = offset
-            while remaining and (block := f.read(min(CHUNK, remaining))):
-                sha.update(block)
-                remaining -= len(block)
-    return sha, offset
-
-
-def _local_digest(path: Path) -> tuple[int, str]:
-    sha, n = hashlib.sha256(), 0
-    with open(path, "rb") as f:
-        while block := f.read(CHUNK):
-            sha.update(block)
-            n += len(block)
-    return n, sha.hexdigest()
+        got = fetch(job.source, job.dest, size=entry.bytes, sha256=entry.sha256, progress=progress)
+        return got.outcome, got.fetched, None
+    except ChecksumMismatch as e:
+        return "failed", e.fetched, f"{entry.path}: {e} or fix the manifest"
+    except FetchError as e:
+        return "failed", e.fetched, f"{entry.path}: {e}"
+    except Exception as e:  # filesystem errors: report, keep the .part for a resume
+        return "failed", 0, f"{entry.path}: {type(e).__name__}: {e}"
 
 
 def _write_local_manifest(manifest: Manifest, source_uri: str, jobs: list[_Job], dest: Path) -> str:
     """The same pool (same id) with shard paths pointing at the local copies."""
-    shards = [ShardEntry(j.dest.relative_to(dest).as_posix(), j.entry.bytes, j.entry.sha256, j.entry.documents)
-              for j in jobs]
+    shards = [replace(j.entry, path=j.dest.relative_to(dest).as_posix()) for j in jobs]
     extra = {**manifest.extra, "downloaded_from": source_uri}
     local = Manifest(manifest.kind, manifest.name, shards, inputs=manifest.inputs, extra=extra, id=manifest.id)
     path = dest / MANIFEST_NAME

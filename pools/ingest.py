@@ -32,6 +32,7 @@ from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 from tqdm import tqdm
 
+from dcbench.atomic import open_atomic
 from dcbench.errors import ConfigError
 from dcbench.manifest import MANIFEST_NAME, Manifest, ShardEntry
 from dcbench.shards import sha256_of, write_shard
@@ -229,10 +230,8 @@ def _quarantine_line(source: str, offset: int | None, reason: str, record: WarcR
 
 def _write_quarantine(fs: Any, path: str, lines: list[str]) -> str:
     """Always written (empty when nothing was bad), so a re-run never leaves an old one behind."""
-    tmp = path + ".tmp"
-    with fs.open(tmp, "w", encoding="utf-8") as f:
+    with open_atomic(fs.unstrip_protocol(path), "w") as f:
         f.writelines(line + "\n" for line in lines)
-    fs.mv(tmp, path)
     return path
 
 

