@@ -20,7 +20,8 @@ from typing import Any
 
 import yaml
 
-from dcbench.baselines.registry import Mapper, StepSpec, get
+from dcbench.baselines.registry import StepSpec, get
+from dcbench.contracts import GlobalStep, Mapper, StepKind
 from dcbench.errors import ConfigError
 from dcbench.manifest import content_id
 
@@ -41,9 +42,19 @@ class StepConfig:
     def spec(self) -> StepSpec:
         return get(self.func)
 
+    @property
+    def kind(self) -> StepKind:
+        return self.spec.kind
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return self.spec.targets
+
 
 @dataclass(frozen=True)
 class Recipe:
+    """A recipe as YAML gives it; what the runner needs of it is `dcbench.contracts.Recipe`."""
+
     name: str
     steps: tuple[StepConfig, ...]
     description: str = ""
@@ -63,12 +74,12 @@ class Recipe:
         """The local steps before the first global one (DCLM-Baseline: its 26 heuristics)."""
         steps = []
         for s in self.steps:
-            if s.spec.kind == "global":
+            if s.kind is StepKind.GLOBAL:
                 break
             steps.append(s)
         return replace(self, steps=tuple(steps))
 
-    def build(self) -> list[tuple[StepConfig, Mapper]]:
+    def build(self) -> list[tuple[StepConfig, Mapper | GlobalStep]]:
         """Instantiate every step (loads models and word lists)."""
         return [(s, s.spec.build(s.params, where=f"{self.source}: step {s.label}")) for s in self.steps]
 

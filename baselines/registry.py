@@ -19,12 +19,12 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
+from dcbench.contracts import Mapper, Page, StepKind
 from dcbench.errors import ConfigError
 
-Page = dict[str, Any]
-Mapper = Callable[[Page], list[Page]]
+__all__ = ["KINDS", "Mapper", "Page", "Param", "StepSpec", "all_steps", "check_value", "get", "step", "type_name"]
 
-KINDS = ("filter", "modifier", "enricher", "global")
+KINDS = tuple(k.value for k in StepKind)
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,12 @@ class Param:
 @dataclass(frozen=True)
 class StepSpec:
     name: str
-    kind: str
+    kind: StepKind
     factory: Callable[..., Mapper]
     params: dict[str, Param]
     summary: str
-    # Toy-pool labels (pools.toy) this step is meant to catch; used to report
-    # precision and recall of each filter against the planted ground truth.
+    # Document labels (a pool's ground truth, such as the toy pool's defects) this step
+    # is meant to catch; used to report precision and recall of each step.
     targets: tuple[str, ...] = field(default=())
 
     def validate(self, values: dict[str, Any], where: str) -> dict[str, Any]:
@@ -86,10 +86,11 @@ class StepSpec:
 _REGISTRY: dict[str, StepSpec] = {}
 
 
-def step(kind: str, *, name: str | None = None, targets: tuple[str, ...] = ()) -> Callable:
+def step(kind: StepKind | str, *, name: str | None = None, targets: tuple[str, ...] = ()) -> Callable:
     """Register a factory as a recipe step named after the function (or `name`)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
+    kind = StepKind(kind)
 
     def register(factory: Callable[..., Mapper]) -> Callable[..., Mapper]:
         step_name = name or factory.__name__
@@ -124,7 +125,9 @@ def all_steps() -> dict[str, StepSpec]:
 
 def load_builtin_steps() -> None:
     """Import the modules that register the built-in steps (idempotent)."""
-    import dcbench.baselines.steps  # noqa: F401  (registration happens on import)
+    # deferred: the step modules import this registry to register themselves, so importing them
+    # at this module's top would be a cycle; registration happens on their import.
+    import dcbench.baselines.steps  # noqa: F401
 
 
 # ---------------------------------------------------------------- type checks

@@ -30,7 +30,7 @@ from dcbench.baselines.recipe import load_recipe  # noqa: E402
 from dcbench.runner import run  # noqa: E402
 from dcbench.shardwork import run_chain  # noqa: E402
 from dcbench.shards import write_shard  # noqa: E402
-from dcbench.stepstats import new_step_stats  # noqa: E402
+from dcbench.stepstats import StepStats  # noqa: E402
 
 DEFAULT_DOCS = REPO.parent / "shared" / "data" / "web" / "web_docs_combined.jsonl"
 
@@ -45,7 +45,7 @@ def load_pages(path: Path) -> list[dict]:
 
 
 def chain_once(chain, pages) -> tuple[float, list[dict], int]:
-    steps = [new_step_stats(c.label, c.spec.kind, c.spec.targets) for c, _ in chain]
+    steps = [StepStats.of(c) for c, _ in chain]
     kept = 0
     start = time.process_time()
     for p in pages:
@@ -61,9 +61,9 @@ def single_core(recipe, pages, repeats: int) -> float:
     steps, kept = runs[0][1], runs[0][2]
     print(f"\n1. whole chain, one process, CPU time (median of {repeats}): {len(pages):,} docs, {mb:.1f} MB")
     print(f"   {len(pages) / secs:,.0f} docs/s per core, {mb / secs:.2f} MB/s per core; kept {kept:,}")
-    total = sum(s["secs"] for s in steps)
-    for s in sorted(steps, key=lambda s: -s["secs"])[:8]:
-        print(f"     {s['name']:<40} {s['secs'] / total:6.1%}  removed {s['removed']:>5}")
+    total = sum(s.secs for s in steps)
+    for s in sorted(steps, key=lambda s: -s.secs)[:8]:
+        print(f"     {s.name:<40} {s.secs / total:6.1%}  removed {s.removed:>5}")
     return mb / secs
 
 

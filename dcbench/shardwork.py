@@ -12,49 +12,51 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Iterator
+from collections.abc import Collection, Iterator
+from typing import Any
 
 import fsspec
 
+from dcbench.atomic import open_atomic
+from dcbench.contracts import DocLabels, GlobalStep, Mapper, Page, Recipe, StepInfo
 from dcbench.shards import Bad, dumps, read_shard, shard_stem, write_shard
-from dcbench.stages import plan_stages
-from dcbench.stepstats import SAMPLES_PER_STEP, new_step_stats, sample
+from dcbench.stages import Stage
+from dcbench.stepstats import SAMPLES_PER_STEP, StepStats, sample
 
-_CHAIN_CACHE: dict[str, list] = {}
+Chain = list[tuple[StepInfo, Mapper]]
+_BUILT: dict[str, list[tuple[StepInfo, Mapper | GlobalStep]]] = {}
 
 
-def built_steps(recipe: Any) -> list:
+def built_steps(recipe: Recipe) -> list[tuple[StepInfo, Mapper | GlobalStep]]:
     """Build every step once per worker process (models and word lists load once)."""
-    if recipe.id not in _CHAIN_CACHE:
-        _CHAIN_CACHE[recipe.id] = recipe.build()
-    return _CHAIN_CACHE[recipe.id]
+    if recipe.id not in _BUILT:
+        _BUILT[recipe.id] = list(recipe.build())
+    return _BUILT[recipe.id]
 
 
-def stage_chain(recipe: Any, stage_index: int, decision: Any = None) -> list:
-    """The (step config, mapper) pairs one shard runs through in a stage."""
+def stage_chain(recipe: Recipe, stage: Stage, decision: Any = None) -> Chain:
+    """The (step, mapper) pairs one shard runs through in a stage."""
     built = built_steps(recipe)
-    stage = plan_stages([cfg.spec.kind for cfg, _ in built])[stage_index]
-    chain = [built[i] for i in stage.local_steps]
+    chain: Chain = [built[i] for i in stage.local_steps]  # local steps build mappers
     if stage.global_step is not None:
-        cfg, global_step = built[stage.global_step]
-        chain.insert(0, (cfg, global_step.apply(decision)))
+        info, global_step = built[stage.global_step]
+        assert isinstance(global_step, GlobalStep)  # the runner checks this before any work
+        chain.insert(0, (info, global_step.apply(decision)))
     return chain
 
 
-def process_shard(shard_uri: str, stage_dir: str, recipe: Any, fmt: str, stage_index: int = 0,
-                  stem: str | None = None) -> dict[str, Any]:
-    """Run one stage over one shard and write its outputs. Returns the shard's stats."""
+def process_shard(shard_uri: str, stage_dir: str, recipe: Recipe, fmt: str, stage: Stage, stem: str | None = None,
+                  labels: DocLabels | None = None) -> dict[str, Any]:
+    """Run one stage over one shard and write its outputs. Returns the shard's stats (JSON form)."""
     start = time.perf_counter()
     stem = stem or shard_stem(shard_uri)
-    decision = None
-    if plan_stages([c.spec.kind for c, _ in built_steps(recipe)])[stage_index].global_step is not None:
-        decision = read_json(f"{stage_dir}/decisions/{stem}.json")
-    chain = stage_chain(recipe, stage_index, decision)
-    steps = [new_step_stats(cfg.label, cfg.spec.kind, cfg.spec.targets) for cfg, _ in chain]
+    decision = read_json(f"{stage_dir}/decisions/{stem}.json") if stage.global_step is not None else None
+    chain = stage_chain(recipe, stage, decision)
+    steps = [StepStats.of(info) for info, _ in chain]
     quarantine: list[dict[str, Any]] = []
     counts = {"records": 0, "unreadable": 0, "kept": 0, "text_bytes": 0}
 
-    def kept_pages() -> Iterator[dict[str, Any]]:
+    def kept_pages() -> Iterator[Page]:
         for rec in read_shard(shard_uri):
             counts["records"] += 1
             if isinstance(rec, Bad):
@@ -63,7 +65,7 @@ def process_shard(shard_uri: str, stage_dir: str, recipe: Any, fmt: str, stage_i
                                    "record": rec.raw})
                 continue
             counts["text_bytes"] += len(rec["text"].encode("utf-8", "surrogatepass"))
-            for page in run_chain(rec, chain, steps, quarantine, stem):
+            for page in run_chain(rec, chain, steps, quarantine, stem, labels):
                 counts["kept"] += 1
                 yield page
 
@@ -71,77 +73,78 @@ def process_shard(shard_uri: str, stage_dir: str, recipe: Any, fmt: str, stage_i
     write_quarantine(f"{stage_dir}/quarantine/{stem}.jsonl", quarantine)
     stats = {"shard": stem, "input": shard_uri, **counts, "quarantined": len(quarantine),
              "output": {"path": f"data/{stem}.{fmt}", "bytes": info.bytes, "sha256": info.sha256,
-                        "documents": info.documents},
-             "secs": time.perf_counter() - start, "steps": steps}
+                        "documents": info.documents, "records": info.records},
+             "secs": time.perf_counter() - start, "steps": [s.to_dict() for s in steps]}
     write_json(f"{stage_dir}/stats/{stem}.json", stats)
     return stats
 
 
-def run_chain(doc: dict[str, Any], chain: list, steps: list[dict[str, Any]],
-              quarantine: list[dict[str, Any]], stem: str) -> list[dict[str, Any]]:
-    """One document through the chain, counting into `steps`; returns what survives."""
+def run_chain(doc: Page, chain: Chain, steps: list[StepStats], quarantine: list[dict[str, Any]], stem: str,
+              labels: DocLabels | None = None) -> list[Page]:
+    """One document through the chain, counting into `steps`; returns what survives.
+    With `labels`, the document's labels (as it enters) are counted at every step it reaches."""
     pages = [doc]
-    planted = doc.get("planted") or ()
-    for (cfg, mapper), st in zip(chain, steps):
+    doc_labels = None if labels is None else labels(doc)
+    for (info, mapper), st in zip(chain, steps):
         if not pages:
             break
-        removal_acts = st["kind"] != "modifier"
-        change_acts = st["kind"] in ("modifier", "global")
-        hit = any(t in planted for t in st["targets"])
-        st["in"] += len(pages)
-        st["target_in"] += len(pages) if hit else 0
-        for _ in pages:
-            st["labels_in"].update(planted)
-        out: list[dict[str, Any]] = []
-        t0 = time.perf_counter()
-        for page in pages:
-            before = page.get("text")
-            try:
-                result = mapper(page)
-            except Exception as e:  # a step that raises quarantines the page, never the shard
-                st["quarantined"] += 1
-                quarantine.append({"shard": stem, "step": cfg.label, "reason": f"{type(e).__name__}: {e}",
-                                   "record": dumps(page)})
-                continue
-            if not result:
-                st["removed"] += 1
-                st["labels_removed"].update(planted)
-                st["target_acted"] += hit and removal_acts
-                if len(st["samples"]) < SAMPLES_PER_STEP:
-                    st["samples"].append(sample(page))
-                continue
-            st["kept"] += 1
-            if len(result) == 1 and result[0].get("text") != before:
-                st["modified"] += 1
-                st["labels_modified"].update(planted)
-                st["target_acted"] += hit and change_acts
-            out.extend(result)
-        st["secs"] += time.perf_counter() - t0
-        st["out"] += len(out)
-        pages = out
+        pages = _run_step(info, mapper, st, pages, doc_labels, quarantine, stem)
     return pages
+
+
+def _run_step(info: StepInfo, mapper: Mapper, st: StepStats, pages: list[Page], labels: Collection[str] | None,
+              quarantine: list[dict[str, Any]], stem: str) -> list[Page]:
+    """The pages of one document through one step."""
+    hit = bool(labels) and any(t in labels for t in st.targets)
+    st.pages_in += len(pages)
+    if labels:
+        st.target_in += len(pages) if hit else 0
+        for _ in pages:
+            st.labels_in.update(labels)
+    out: list[Page] = []
+    t0 = time.perf_counter()
+    for page in pages:
+        before = page.get("text")
+        try:
+            result = mapper(page)
+        except Exception as e:  # a step that raises quarantines the page, never the shard
+            st.quarantined += 1
+            quarantine.append({"shard": stem, "step": info.label, "reason": f"{type(e).__name__}: {e}",
+                               "record": dumps(page)})
+            continue
+        if not result:
+            st.removed += 1
+            if labels:
+                st.labels_removed.update(labels)
+            st.target_acted += hit and st.kind.acts_by_removing
+            if len(st.samples) < SAMPLES_PER_STEP:
+                st.samples.append(sample(page, labels))
+            continue
+        st.kept += 1
+        if len(result) == 1 and result[0].get("text") != before:
+            st.modified += 1
+            if labels:
+                st.labels_modified.update(labels)
+            st.target_acted += hit and st.kind.acts_by_changing
+        out.extend(result)
+    st.secs += time.perf_counter() - t0
+    st.pages_out += len(out)
+    return out
 
 
 def write_quarantine(uri: str, entries: list[dict[str, Any]]) -> None:
     fs, path = fsspec.core.url_to_fs(uri)
     if entries:
-        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-        tmp = path + ".tmp"
-        with fs.open(tmp, "w", encoding="utf-8") as f:
+        with open_atomic(uri, "w") as f:
             f.writelines(dumps(e) + "\n" for e in entries)
-        fs.mv(tmp, path)
     elif fs.exists(path):
         fs.rm(path)  # a stale file from an earlier attempt
 
 
 def write_json(uri: str, data: Any) -> None:
-    """Atomic JSON write (temporary name, then rename)."""
-    fs, path = fsspec.core.url_to_fs(uri)
-    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-    tmp = path + ".tmp"
-    with fs.open(tmp, "w", encoding="utf-8") as f:
+    """Atomic JSON write (`dcbench.atomic`)."""
+    with open_atomic(uri, "w") as f:
         json.dump(data, f, indent=1, ensure_ascii=False)
-    fs.mv(tmp, path)
 
 
 def read_json(uri: str) -> Any:

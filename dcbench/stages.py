@@ -1,12 +1,13 @@
-"""Planning a recipe into stages, and the contract of a global step.
+"""Planning a recipe into stages, and what a global step's analysis may use.
 
 Local steps see one document at a time; a *global* step (dedup, a percentile
 threshold) must see the whole dataset. A recipe is cut before each global
 step into stages: a stage is an optional global step followed by the local
 steps up to the next global one. Each stage reads the previous stage's
-output shards, so a stage can be resumed on its own.
+output shards, so a stage can be resumed on its own. A run plans its stages
+once and hands each shard task its `Stage`.
 
-A global step runs in two phases:
+A global step (`dcbench.contracts.GlobalStep`) runs in two phases:
 
 * ``analyze(shards, ctx)`` reads every input shard (in the given, fixed
   order) and returns, per shard stem, a JSON-serialisable *decision*
@@ -19,14 +20,12 @@ A global step runs in two phases:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any
 
-
-class GlobalStep(Protocol):
-    def analyze(self, shards: list[str], ctx: "GlobalContext") -> dict[str, Any]: ...
-
-    def apply(self, decision: Any) -> Callable[[dict[str, Any]], list[dict[str, Any]]]: ...
+from dcbench.contracts import StepKind
+from dcbench.taskloop import MAX_RETRIES, run_tasks
 
 
 @dataclass(frozen=True)
@@ -40,12 +39,12 @@ class Stage:
         return ((self.global_step,) if self.global_step is not None else ()) + self.local_steps
 
 
-def plan_stages(kinds: list[str]) -> list[Stage]:
+def plan_stages(kinds: Sequence[StepKind]) -> list[Stage]:
     """Cut a recipe (given as its steps' kinds) before each global step."""
     stages: list[Stage] = []
     current: tuple[int | None, list[int]] = (None, [])
     for i, kind in enumerate(kinds):
-        if kind == "global":
+        if kind == StepKind.GLOBAL:
             if current[0] is not None or current[1]:
                 stages.append(Stage(len(stages), current[0], tuple(current[1])))
             current = (i, [])
@@ -61,20 +60,13 @@ class GlobalContext:
 
     workers: int
     work_dir: str
+    max_retries: int = MAX_RETRIES
+    step: str = "global step"  # named in failure reports
 
     def map_shards(self, fn: Callable[..., Any], shards: list[str], *args: Any) -> list[Any]:
-        """`[fn(uri, *args) for uri in shards]`, run as Ray tasks, at most `workers` at once, in order."""
-        import ray
-
-        task = ray.remote(num_cpus=1, max_retries=2)(fn)
-        results: dict[int, Any] = {}
-        pending: dict[Any, int] = {}
-        queue = list(enumerate(shards))
-        while queue or pending:
-            while queue and len(pending) < self.workers:
-                i, uri = queue.pop(0)
-                pending[task.remote(uri, *args)] = i
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            for ref in ready:
-                results[pending.pop(ref)] = ray.get(ref)
-        return [results[i] for i in range(len(shards))]
+        """`[fn(uri, *args) for uri in shards]` as Ray tasks, at most `workers` at once, in order,
+        retried as every task is (`dcbench.taskloop`)."""
+        outcome = run_tasks(fn, [(uri, *args) for uri in shards], limit=self.workers, max_retries=self.max_retries)
+        outcome.raise_failures("shards", where=f" in the analysis of {self.step}",
+                               hint="earlier stages are kept; re-run the same command to redo the analysis")
+        return outcome.results

@@ -51,22 +51,20 @@ import shutil
 import struct
 import sys
 import time
-import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
+from tqdm import tqdm
 
-from dcbench.atomic import write_atomic
-from dcbench.errors import ConfigError, DataError, RunError
+from dcbench.atomic import open_atomic, write_atomic
+from dcbench.errors import ConfigError, DataError
 from dcbench.manifest import MANIFEST_NAME, Manifest, ShardEntry
+from dcbench.mixture import Mixture, load_mixture
 from dcbench.poolref import PoolRef, resolve_pool
-from dcbench.runner import ray_init
 from dcbench.shards import Bad, read_shard, shard_stem
+from dcbench.taskloop import ray_session, run_tasks, task_limit
 from dcbench.training.tokenizer import eot_id, file_sha256, load_tokenizer, pad_id, vocab_size
-
-if TYPE_CHECKING:
-    from dcbench.baselines.mixing.mixture import Mixture
 
 BATCH_BYTES = 4 << 20  # text per encode_batch call: bounds stage-1 memory
 _HEADER = 128  # bytes reserved for the .npy header of a streamed stage-1 file
@@ -95,7 +93,7 @@ def tokenize_dataset(dataset: str, out_dir: str, tokenizer_path: str, *, seq_len
                      address=address, progress=progress)
 
 
-def tokenize_mixture(mixture: "Mixture | str | os.PathLike", out_dir: str, tokenizer_path: str, *, seq_len: int,
+def tokenize_mixture(mixture: Mixture | str | os.PathLike, out_dir: str, tokenizer_path: str, *, seq_len: int,
                      tokens: int | None = None, workers: int | None = None, seed: int = 0, num_cells: int = 16,
                      shard_sequences: int = 8192, address: str | None = None, progress: bool = False) -> Manifest:
     """Tokenize a mixture (a `Mixture` or a mixture file) into `out_dir`, each source's token share its weight.
@@ -105,9 +103,7 @@ def tokenize_mixture(mixture: "Mixture | str | os.PathLike", out_dir: str, token
     most tokens that repeat no source. See the module doc for the selection.
     """
     _check_args(seq_len, workers, num_cells, shard_sequences)
-    if not hasattr(mixture, "weights"):
-        from dcbench.baselines.mixing.mixture import load_mixture
-
+    if not isinstance(mixture, Mixture):
         mixture = load_mixture(mixture)
     if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1):
         raise ConfigError(f"tokens must be a positive whole number, got {tokens!r}")
@@ -146,11 +142,8 @@ def _tokenize(refs: dict[str, PoolRef], weights: dict[str, float] | None, tokens
     spec = {"tokenizer": str(Path(tokenizer_path).resolve()), "seq_len": seq_len, "seed": seed, "num_cells": num_cells,
             "dtype": token_dtype(vocab).str, "eot": eot_id(tok), "pad": pad_id(tok), "select": weights is not None}
     work = out / "work"
-    ours = ray_init(workers, address)
-    try:
-        import ray
-
-        limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    with ray_session(workers, address):
+        limit = task_limit(workers)
         todo = [(u, s) for _, u, s in sources if not (work / "stage1" / f"{s}.json").exists()]
         _map(_stage1, [(u, s, str(work), spec) for u, s in todo], limit, progress, "tokenize", len(stems))
         stats = [_read_json(work / "stage1" / f"{s}.json") for s in stems]
@@ -164,11 +157,6 @@ def _tokenize(refs: dict[str, PoolRef], weights: dict[str, float] | None, tokens
         cells = [c for c in range(num_cells) if not (work / "stage2" / f"cell-{c:05d}.json").exists()]
         _map(_stage2, [(c, firsts[c], stems, str(work), str(out), spec, shard_sequences) for c in cells],
              limit, progress, "shuffle", num_cells)
-    finally:
-        if ours:
-            import ray
-
-            ray.shutdown()
     return _finish(out, name, inputs, layout, spec, vocab, stats, num_cells, mixed)
 
 
@@ -205,35 +193,14 @@ def _claim(out: Path, config: dict[str, Any]) -> None:
 
 
 def _map(fn: Callable[..., Any], calls: list[tuple], limit: int, progress: bool, desc: str, total: int) -> None:
-    """Run `fn(*args)` for every call as Ray tasks, at most `limit` at once."""
-    import ray
-
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, initial=total - len(calls), desc=desc, unit="task")
-    task = ray.remote(num_cpus=1, max_retries=2)(fn)
-    queue, pending = list(calls), {}
+    """Run `fn(*args)` for every call through the spine's task loop, with a progress bar."""
+    bar = tqdm(total=total, initial=total - len(calls), desc=desc, unit="task", disable=not progress)
     try:
-        while queue or pending:
-            while queue and len(pending) < limit:
-                args = queue.pop(0)
-                pending[task.remote(*args)] = args[0]
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            for ref in ready:
-                what = pending.pop(ref)
-                try:
-                    ray.get(ref)
-                except Exception as e:
-                    cause = getattr(e, "cause", None) or e
-                    raise RunError(f"{desc} task {what} failed: {type(cause).__name__}: {cause}; finished tasks "
-                                   f"are kept, re-run the same command to redo the rest") from e
-                if bar:
-                    bar.update(1)
+        outcome = run_tasks(fn, calls, limit=limit, on_result=lambda _, __: bar.update(1))
     finally:
-        if bar:
-            bar.close()
+        bar.close()
+    outcome.raise_failures(f"{desc} tasks", total=total, hint="finished tasks are kept; re-run the same command "
+                                                               "to redo the rest")
 
 
 # ------------------------------------------------------------------ stage 1
@@ -278,31 +245,26 @@ def _stage1(uri: str, stem: str, work: str, spec: dict[str, Any]) -> None:
     carry = np.zeros(0, dtype)
     final = Path(work) / "stage1" / f"{stem}.npy"
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f"{final.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(b"\0" * _HEADER)
-            for texts in _text_batches(uri, counts):
-                flat: list[int] = []
-                for enc in encode(texts, add_special_tokens=False):
-                    flat += enc.ids
-                    flat.append(spec["eot"])
-                counts["documents"] += len(texts)
-                counts["content_tokens"] += len(flat)
-                carry = np.concatenate([carry, np.asarray(flat, dtype)])
-                full = len(carry) // width * width
-                f.write(carry[:full].tobytes())
-                base = len(cells)
-                cells += [cell_of(spec["seed"], stem, base + i, spec["num_cells"]) for i in range(full // width)]
-                carry = carry[full:]
-            if len(carry):  # DCLM pads the tail of each file to a whole context
-                f.write(np.concatenate([carry, np.full(width - len(carry), spec["pad"], dtype)]).tobytes())
-                cells.append(cell_of(spec["seed"], stem, len(cells), spec["num_cells"]))
-            f.seek(0)
-            f.write(_npy_header(dtype, len(cells), width))
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with open_atomic(final) as f:
+        f.write(b"\0" * _HEADER)
+        for texts in _text_batches(uri, counts):
+            flat: list[int] = []
+            for enc in encode(texts, add_special_tokens=False):
+                flat += enc.ids
+                flat.append(spec["eot"])
+            counts["documents"] += len(texts)
+            counts["content_tokens"] += len(flat)
+            carry = np.concatenate([carry, np.asarray(flat, dtype)])
+            full = len(carry) // width * width
+            f.write(carry[:full].tobytes())
+            base = len(cells)
+            cells += [cell_of(spec["seed"], stem, base + i, spec["num_cells"]) for i in range(full // width)]
+            carry = carry[full:]
+        if len(carry):  # DCLM pads the tail of each file to a whole context
+            f.write(np.concatenate([carry, np.full(width - len(carry), spec["pad"], dtype)]).tobytes())
+            cells.append(cell_of(spec["seed"], stem, len(cells), spec["num_cells"]))
+        f.seek(0)
+        f.write(_npy_header(dtype, len(cells), width))
     cell_ids = np.asarray(cells, np.uint16 if spec["num_cells"] <= 1 << 16 else np.uint32)
     _save_npy(final.with_name(f"{stem}.cells.npy"), cell_ids)
     counts["cells"] = np.bincount(cell_ids, minlength=spec["num_cells"]).tolist()
@@ -459,10 +421,8 @@ def _finish(out: Path, name: str, inputs: dict[str, Any], layout: dict[str, Any]
 
 def _save_npy(path: Path, arr: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    with open(tmp, "wb") as f:
+    with open_atomic(path) as f:
         np.save(f, arr, allow_pickle=False)
-    os.replace(tmp, path)
 
 
 def _read_json(path: Path) -> Any:

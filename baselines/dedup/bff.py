@@ -56,9 +56,10 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
+from dcbench.baselines.text import split_words
 from dcbench.errors import ConfigError
 
-from .bloom import BloomFilter, paragraph_ngram_hashes, token_hashes
+from .bloom import BloomFilter, ensure_memory, paragraph_ngram_hashes, token_hashes
 
 Tokenizer = Callable[[str], list[str]]
 Decision = dict  # {"spans": [[start, end], ...], "drop": bool, "contained": int, "ngrams": int}
@@ -69,17 +70,9 @@ _RUST_WHITESPACE = ("\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004
                     "\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 
 
-_split_words: Callable[..., list[str]] | None = None
-
-
 def default_tokenizer(text: str) -> list[str]:
-    """`baselines.text.split_words` with punctuation kept and whitespace dropped (imported on first use)."""
-    global _split_words
-    if _split_words is None:
-        from dcbench.baselines.text import split_words
-
-        _split_words = split_words
-    return _split_words(text, ignore_punctuation=False, ignore_whitespace=True)
+    """`baselines.text.split_words` with punctuation kept and whitespace dropped."""
+    return split_words(text, ignore_punctuation=False, ignore_whitespace=True)
 
 
 def is_blank(text: str) -> bool:
@@ -92,7 +85,7 @@ def paragraphs(text: str) -> list[str]:
     return parts[:1] + ["\n" + p for p in parts[1:]]
 
 
-def _check_params(ngram_size: int, min_ngram_size: int, threshold: float) -> None:
+def check_params(ngram_size: int, min_ngram_size: int, threshold: float) -> None:
     if not isinstance(ngram_size, int) or isinstance(ngram_size, bool) or ngram_size < 1:
         raise ConfigError(f"bff: ngram_size must be an integer >= 1, got {ngram_size!r}")
     if not isinstance(min_ngram_size, int) or isinstance(min_ngram_size, bool) or min_ngram_size < 0:
@@ -186,7 +179,7 @@ class BFFDeduper:
     def __init__(self, filter: Any, ngram_size: int = 13, min_ngram_size: int = 13, threshold: float = 0.8,
                  annotate: bool = False, *, update: bool = True, hash_seed: int = 0,
                  tokenizer: Tokenizer | None = None) -> None:
-        _check_params(ngram_size, min_ngram_size, threshold)
+        check_params(ngram_size, min_ngram_size, threshold)
         self.filter = filter
         self.ngram_size, self.min_ngram_size, self.threshold = ngram_size, min_ngram_size, float(threshold)
         self.annotate, self.update, self.hash_seed = bool(annotate), bool(update), int(hash_seed)
@@ -247,9 +240,7 @@ def local_partitions(num_partitions: int, expected_ngrams: int, fp_rate: float =
         return [BloomFilter.load(partition_path(load_dir, i, num_partitions)) for i in range(num_partitions)]
     each = partition_expected_ngrams(expected_ngrams, num_partitions)
     total = BloomFilter.required_bytes(each, fp_rate) * num_partitions
-    from .bloom import _ensure_memory
-
-    _ensure_memory(total, None, f"{num_partitions} local Bloom filter partitions for {expected_ngrams:,} n-grams",
+    ensure_memory(total, None, f"{num_partitions} local Bloom filter partitions for {expected_ngrams:,} n-grams",
                    "run the partitions as Ray actors on several machines, lower expected_ngrams or raise fp_rate")
     return [BloomFilter(each, fp_rate, seed=seed) for _ in range(num_partitions)]
 
@@ -346,7 +337,7 @@ class PartitionedBFF:
     def __init__(self, partitions: Sequence[Any], ngram_size: int = 13, min_ngram_size: int = 13,
                  threshold: float = 0.8, annotate: bool = False, *, update: bool = True, hash_seed: int = 0,
                  tokenizer: Tokenizer | None = None) -> None:
-        _check_params(ngram_size, min_ngram_size, threshold)
+        check_params(ngram_size, min_ngram_size, threshold)
         if not partitions:
             raise ConfigError("bff: at least one partition is needed")
         self.partitions = list(partitions)

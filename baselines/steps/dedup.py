@@ -15,10 +15,16 @@ from typing import Any, Literal
 
 import numpy as np
 
-from dcbench.baselines.registry import Mapper, Page, step
+from dcbench.baselines.dedup.bff import (BadDocument, PartitionedBFF, apply_decision, check_params, local_partitions,
+                                         make_ray_partitions, save_partitions)
+from dcbench.baselines.dedup.exact import exact_duplicates, exact_keys
+from dcbench.baselines.dedup.minhash import near_duplicates, signatures
+from dcbench.baselines.registry import step
 from dcbench.baselines.steps.global_common import DropByIndex, good_docs
+from dcbench.contracts import GlobalStep, Mapper, Page
 from dcbench.errors import ConfigError
 from dcbench.shards import shard_stem
+from dcbench.stages import GlobalContext
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +34,6 @@ log = logging.getLogger(__name__)
 
 def _decide_all(docs: Any, partitions: list[Any], batch_size: int, options: dict[str, Any]) -> list[dict[str, Any]]:
     """BFF decisions (JSON-ready) for `docs` in order, the filter updated as it goes."""
-    from dcbench.baselines.dedup.bff import BadDocument, PartitionedBFF
-
     bff = PartitionedBFF(partitions, **options)
     out: list[dict[str, Any]] = []
     for batch in iter(lambda: list(itertools.islice(docs, batch_size)), []):
@@ -43,12 +47,14 @@ def _text_bytes(uri: str) -> int:
 
 
 class _BFF:
+    """BFF as a `GlobalStep`: per shard (DCLM's scope) or one filter over the whole dataset."""
+
     def __init__(self, options: dict[str, Any], expected_ngrams: int | None, fp_rate: float, scope: str,
                  partitions: int, filter_dir: str | None, batch_size: int):
         self.options, self.expected, self.fp_rate = options, expected_ngrams, fp_rate
         self.scope, self.partitions, self.filter_dir, self.batch_size = scope, partitions, filter_dir, batch_size
 
-    def analyze(self, shards: list[str], ctx: Any) -> dict[str, Any]:
+    def analyze(self, shards: list[str], ctx: GlobalContext) -> dict[str, Any]:
         if self.scope == "shard":
             results = ctx.map_shards(_bff_one_shard, shards, self.options, self.expected, self.fp_rate, self.batch_size)
             return {shard_stem(u): r for u, r in zip(shards, results)}
@@ -60,22 +66,16 @@ class _BFF:
         for i in order:
             decisions[stems[i]] = {"docs": _decide_all(good_docs(shards[i]), parts, self.batch_size, self.options)}
         if self.filter_dir:
-            from dcbench.baselines.dedup.bff import save_partitions
-
             save_partitions(parts, self.filter_dir)
         return decisions
 
     def _partitions(self, expected: int) -> list[Any]:
-        from dcbench.baselines.dedup.bff import local_partitions, make_ray_partitions
-
         load = self.filter_dir if self.filter_dir and os.path.isdir(self.filter_dir) and os.listdir(self.filter_dir) else None
         if self.partitions == 1:
             return local_partitions(1, expected, self.fp_rate, load_dir=load)
         return make_ray_partitions(self.partitions, expected, self.fp_rate, load_dir=load)
 
     def apply(self, decision: dict[str, Any]) -> Mapper:
-        from dcbench.baselines.dedup.bff import apply_decision
-
         docs = iter(decision["docs"])
         annotate = self.options.get("annotate", False)
 
@@ -98,8 +98,6 @@ def _estimate_ngrams(text_bytes: int) -> int:
 def _bff_one_shard(uri: str, options: dict[str, Any], expected: int | None, fp_rate: float,
                    batch_size: int) -> dict[str, Any]:
     """DCLM's unit of dedup: a fresh filter for this shard alone."""
-    from dcbench.baselines.dedup.bff import local_partitions
-
     n = expected or _estimate_ngrams(_text_bytes(uri))
     return {"docs": _decide_all(good_docs(uri), local_partitions(1, n, fp_rate), batch_size, options)}
 
@@ -108,7 +106,7 @@ def _bff_one_shard(uri: str, options: dict[str, Any], expected: int | None, fp_r
 def bff_dedup(*, ngram_size: int = 13, min_ngram_size: int = 13, filtering_threshold: float = 0.8,
               expected_ngram_count: int | None = None, fp_rate: float = 0.01,
               scope: Literal["global", "shard"] = "global", partitions: int = 1,
-              annotate: bool = False, bloom_filter_dir: str | None = None, batch_size: int = 1000) -> Any:
+              annotate: bool = False, bloom_filter_dir: str | None = None, batch_size: int = 1000) -> GlobalStep:
     """BFF Bloom-filter n-gram dedup with the `old-both` rule (DCLM-Baseline's dedup).
 
     UAX #29 tokens, n-grams per paragraph: a paragraph with more than
@@ -128,9 +126,7 @@ def bff_dedup(*, ngram_size: int = 13, min_ngram_size: int = 13, filtering_thres
         raise ConfigError("bff_dedup: scope 'shard' uses one fresh filter per shard; drop partitions/bloom_filter_dir")
     options = {"ngram_size": ngram_size, "min_ngram_size": min_ngram_size, "threshold": filtering_threshold,
                "annotate": annotate}
-    from dcbench.baselines.dedup.bff import _check_params
-
-    _check_params(ngram_size, min_ngram_size, filtering_threshold)
+    check_params(ngram_size, min_ngram_size, filtering_threshold)
     return _BFF(options, expected_ngram_count, fp_rate, scope, partitions, bloom_filter_dir, batch_size)
 
 
@@ -138,42 +134,34 @@ def bff_dedup(*, ngram_size: int = 13, min_ngram_size: int = 13, filtering_thres
 
 
 def _exact_keys_of(uri: str, normalize: str, content_key: str) -> np.ndarray:
-    from dcbench.baselines.dedup.exact import exact_keys
-
     return exact_keys(good_docs(uri), normalize=normalize, content_key=content_key)
 
 
 def _signatures_of(uri: str, ngram: int, num_perm: int, seed: int) -> np.ndarray:
-    from dcbench.baselines.dedup.minhash import signatures
-
     return signatures(good_docs(uri), ngram=ngram, num_perm=num_perm, seed=seed)
 
 
 @step("global", targets=("exact_duplicate",))
 def exact_dedup(*, normalize: Literal["none", "strip_lower", "whitespace_lower", "url"] = "none",
-                content_key: str = "text", num_buckets: int = 16) -> Any:
+                content_key: str = "text", num_buckets: int = 16) -> GlobalStep:
     """Exact dedup: documents with the same (normalised) content hash keep only their first copy.
 
     The first copy is the first in global order (shards by name, then file
     order). `strip_lower` is DCLM's whitespace+lowercase normaliser; the hash
     space is cut into `num_buckets` that are reduced independently.
     """
-    from dcbench.baselines.dedup.exact import exact_duplicates
-
     return DropByIndex(_exact_keys_of, (normalize, content_key),
                     lambda keys: exact_duplicates(keys, num_buckets=num_buckets))
 
 
 @step("global", targets=("exact_duplicate", "near_duplicate"))
 def minhash_dedup(*, ngram: int = 5, num_perm: int = 128, threshold: float = 0.8, seed: int = 1,
-                  num_buckets: int = 16) -> Any:
+                  num_buckets: int = 16) -> GlobalStep:
     """MinHash LSH near-duplicate dedup (datasketch-compatible signatures of word `ngram` shingles).
 
     Candidate pairs from LSH bands are verified by estimated Jaccard >=
     `threshold`, joined into clusters, and every cluster keeps its first
     document in global order.
     """
-    from dcbench.baselines.dedup.minhash import near_duplicates
-
     return DropByIndex(_signatures_of, (ngram, num_perm, seed),
                     lambda sigs: near_duplicates(sigs, threshold=threshold, num_buckets=num_buckets))

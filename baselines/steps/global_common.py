@@ -4,15 +4,17 @@ global step whose decision is a set of document positions to drop."""
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
-from dcbench.baselines.registry import Mapper, Page
+from dcbench.contracts import Mapper, Page
 from dcbench.shards import Bad, read_shard, shard_stem
+from dcbench.stages import GlobalContext
 
 
-def good_docs(uri: str):
+def good_docs(uri: str) -> Iterator[Page]:
     return (d for d in read_shard(uri) if not isinstance(d, Bad))
 
 
@@ -32,12 +34,13 @@ def decisions_from_masks(masks: dict[str, np.ndarray]) -> dict[str, Any]:
 
 
 class DropByIndex:
-    """A global step whose analysis yields a drop mask per shard."""
+    """A `GlobalStep` whose analysis maps every shard to a value (keys, signatures,
+    scores), then reduces them all to a drop mask per shard."""
 
     def __init__(self, per_shard: Callable[..., Any], args: tuple, reduce: Callable[[dict], dict[str, np.ndarray]]):
         self.per_shard, self.args, self.reduce = per_shard, args, reduce
 
-    def analyze(self, shards: list[str], ctx: Any) -> dict[str, Any]:
+    def analyze(self, shards: list[str], ctx: GlobalContext) -> dict[str, Any]:
         values = ctx.map_shards(self.per_shard, shards, *self.args)
         return decisions_from_masks(self.reduce({shard_stem(u): v for u, v in zip(shards, values)}))
 

@@ -6,19 +6,18 @@ global top fraction of the dataset (the top 10% that threshold stood for)."""
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 import numpy as np
 
-from dcbench.baselines.registry import Mapper, Page, step
+from dcbench.baselines.quality.fasttext_quality import Scorer, top_fraction_mask
+from dcbench.baselines.registry import step
 from dcbench.baselines.steps.global_common import DropByIndex, good_docs
+from dcbench.contracts import GlobalStep, Mapper, Page
 from dcbench.errors import ConfigError
 
 
 @functools.lru_cache(maxsize=4)
-def _scorer(path: str, hq_label: str) -> Any:
-    from dcbench.baselines.quality.fasttext_quality import Scorer
-
+def _scorer(path: str, hq_label: str) -> Scorer:
     return Scorer(path, hq_label=hq_label)
 
 
@@ -73,7 +72,7 @@ def _scores_of(uri: str, key: str) -> np.ndarray:
 
 
 @step("global")
-def top_fraction_filter(*, key: str, fraction: float) -> Any:
+def top_fraction_filter(*, key: str, fraction: float) -> GlobalStep:
     """Keep the top `fraction` of the whole dataset by the score in `key` (a global percentile).
 
     Exactly round(fraction x N) documents are kept; ties at the cut go to the
@@ -81,6 +80,4 @@ def top_fraction_filter(*, key: str, fraction: float) -> Any:
     """
     if not 0.0 < fraction <= 1.0:
         raise ConfigError(f"top_fraction_filter: fraction must be in (0, 1], got {fraction}")
-    from dcbench.baselines.quality.fasttext_quality import top_fraction_mask
-
     return DropByIndex(_scores_of, (key,), lambda scores: {s: ~m for s, m in top_fraction_mask(scores, fraction).items()})

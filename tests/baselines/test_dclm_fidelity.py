@@ -5,12 +5,14 @@ the curated-domain step not run (its list is not shipped)."""
 
 from __future__ import annotations
 
+import pytest
+
 import json
 from pathlib import Path
 
 from dcbench.baselines.recipe import load_recipe
 from dcbench.shardwork import run_chain
-from dcbench.stepstats import new_step_stats
+from dcbench.stepstats import StepStats
 
 RECIPE = Path(__file__).resolve().parents[2] / "baselines" / "recipes" / "dclm_baseline.yaml"
 
@@ -22,11 +24,12 @@ DCLM_REMOVALS = {
 }
 
 
+@pytest.mark.slow
 def test_heuristic_chain_matches_dclm_on_real_documents(web_docs):
     recipe = load_recipe(RECIPE).before_first_global()
     assert len(recipe.steps) == 26
     chain = recipe.build()
-    steps = [new_step_stats(cfg.label, cfg.spec.kind, cfg.spec.targets) for cfg, _ in chain]
+    steps = [StepStats.of(cfg) for cfg, _ in chain]
     quarantine: list = []
     kept = 0
     for i, line in enumerate(web_docs.open(encoding="utf-8")):
@@ -36,8 +39,8 @@ def test_heuristic_chain_matches_dclm_on_real_documents(web_docs):
         page = {"text": d["text"], "metadata": {"WARC-Target-URI": url}}
         kept += len(run_chain(page, chain, steps, quarantine, "web"))
     assert quarantine == []
-    removed = {s["name"].split(" ", 1)[1]: 0 for s in steps}
+    removed = {s.name.split(" ", 1)[1]: 0 for s in steps}
     for s in steps:
-        removed[s["name"].split(" ", 1)[1]] += s["removed"]
+        removed[s.name.split(" ", 1)[1]] += s.removed
     assert {k: v for k, v in removed.items() if v} == DCLM_REMOVALS
     assert kept == 3305 - sum(DCLM_REMOVALS.values()) == 2090

@@ -13,6 +13,9 @@ import pytest
 from dcbench.baselines.recipe import parse_recipe
 from dcbench.runner import run
 from dcbench.pools.toy import build_toy_pool
+from dcbench.pools.toy_labels import PlantedLabels
+
+LABELS = PlantedLabels()  # the toy pool's ground truth, counted per step
 
 
 def recipe(*steps: dict):
@@ -39,14 +42,14 @@ def removed_labels(result, step_index: int = 0) -> dict[str, int]:
 
 
 def test_exact_dedup_removes_exactly_the_planted_copies(toy, tmp_path, ray_session):
-    result = run(recipe({"func": "exact_dedup"}), str(toy[0]), str(tmp_path / "o"), workers=2)
+    result = run(recipe({"func": "exact_dedup"}), str(toy[0]), str(tmp_path / "o"), workers=2, labels=LABELS)
     step = result.stats["steps"][0]
     assert step["removed"] == planted(toy, "exact_duplicate") > 0
     assert removed_labels(result) == {"exact_duplicate": step["removed"]}
 
 
 def test_minhash_finds_exact_and_near_copies(toy, tmp_path, ray_session):
-    result = run(recipe({"func": "minhash_dedup"}), str(toy[0]), str(tmp_path / "o"), workers=2)
+    result = run(recipe({"func": "minhash_dedup"}), str(toy[0]), str(tmp_path / "o"), workers=2, labels=LABELS)
     got = removed_labels(result)
     assert got.get("exact_duplicate") == planted(toy, "exact_duplicate")
     assert got.get("near_duplicate", 0) >= 0.9 * planted(toy, "near_duplicate")
@@ -55,7 +58,7 @@ def test_minhash_finds_exact_and_near_copies(toy, tmp_path, ray_session):
 
 def test_bff_global_catches_every_planted_copy_and_is_worker_independent(toy, tmp_path, ray_session):
     r = recipe({"func": "bff_dedup"})
-    one = run(r, str(toy[0]), str(tmp_path / "one"), workers=1)
+    one = run(r, str(toy[0]), str(tmp_path / "one"), workers=1, labels=LABELS)
     run(r, str(toy[0]), str(tmp_path / "two"), workers=2)
     assert outputs(tmp_path / "one") == outputs(tmp_path / "two")
     step = one.stats["steps"][0]
@@ -71,12 +74,14 @@ def test_bff_global_catches_every_planted_copy_and_is_worker_independent(toy, tm
 def test_bff_per_shard_scope_misses_cross_shard_copies(toy, tmp_path, ray_session):
     # The toy pool puts every copy in a later shard than its original: DCLM's
     # per-shard dedup cannot see them.
-    result = run(recipe({"func": "bff_dedup", "scope": "shard"}), str(toy[0]), str(tmp_path / "o"), workers=2)
+    result = run(recipe({"func": "bff_dedup", "scope": "shard"}), str(toy[0]), str(tmp_path / "o"), workers=2,
+                 labels=LABELS)
     step = result.stats["steps"][0]
     # Only two copies of one original that happen to share a shard can meet.
     assert step["target_acted"] < 0.25 * step["target_in"]
 
 
+@pytest.mark.slow
 def test_bff_partitioned_over_ray_actors_equals_one_filter(toy, tmp_path, ray_session):
     one = run(recipe({"func": "bff_dedup", "fp_rate": 1e-6}), str(toy[0]), str(tmp_path / "a"), workers=2)
     four = run(recipe({"func": "bff_dedup", "fp_rate": 1e-6, "partitions": 4}), str(toy[0]), str(tmp_path / "b"),

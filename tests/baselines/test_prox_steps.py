@@ -15,7 +15,7 @@ from dcbench.baselines.recipe import load_recipe
 from dcbench.baselines.registry import get
 from dcbench.errors import ConfigError
 from dcbench.shardwork import run_chain
-from dcbench.stepstats import new_step_stats
+from dcbench.stepstats import StepStats
 
 RECIPE = Path(__file__).resolve().parents[2] / "baselines" / "recipes" / "prox.yaml"
 BODY = ["A long article sentence that carries the useful content of the page, line %d." % i for i in range(8)]
@@ -126,7 +126,7 @@ def test_the_shipped_recipe_runs_through_the_runner_chain():
     recipe = load_recipe(RECIPE)
     assert [s.func for s in recipe.steps] == ["prox_doc", "prox_chunk"]
     chain = recipe.build()
-    stats = [new_step_stats(cfg.label, cfg.spec.kind, cfg.spec.targets) for cfg, _ in chain]
+    stats = [StepStats.of(cfg) for cfg, _ in chain]
     quarantine: list = []
     docs = [page(doc="drop_doc()"),
             page(chunk="remove_lines(0, 1)\nremove_lines(10, 10)\nnormalize('line ', 'line no. ')"),
@@ -137,8 +137,8 @@ def test_the_shipped_recipe_runs_through_the_runner_chain():
     assert [p["prox"]["outcome"] for p in out] == ["kept", "kept"]
     assert out[0]["text"] == "\n".join(BODY).replace("line ", "line no. ") and out[1]["text"] == TEXT
     doc, chunk = stats
-    assert (doc["in"], doc["kept"], doc["removed"]) == (5, 4, 1)
-    assert (chunk["in"], chunk["kept"], chunk["removed"], chunk["quarantined"], chunk["modified"]) == (4, 2, 1, 1, 1)
+    assert (doc.pages_in, doc.kept, doc.removed) == (5, 4, 1)
+    assert (chunk.pages_in, chunk.kept, chunk.removed, chunk.quarantined, chunk.modified) == (4, 2, 1, 1, 1)
     assert len(quarantine) == 1 and "no stored ProX chunk program" in quarantine[0]["reason"]
 
 

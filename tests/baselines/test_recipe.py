@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from dcbench.baselines.recipe import load_recipe, parse_recipe
-from dcbench.baselines.registry import all_steps, get
+from dcbench.baselines.registry import KINDS, all_steps, get, step
+from dcbench.contracts import GlobalStep, StepKind
 from dcbench.errors import ConfigError
 
 RECIPES = Path(__file__).resolve().parents[2] / "baselines" / "recipes"
@@ -46,7 +47,20 @@ def test_every_registered_step_has_help_and_a_kind():
     assert len(steps) >= 21  # the distinct functions behind DCLM's 26 heuristic steps
     for spec in steps.values():
         assert spec.summary, f"{spec.name} has no one-line help"
-        assert spec.kind in ("filter", "modifier", "enricher", "global")
+        assert isinstance(spec.kind, StepKind)
+    assert KINDS == ("filter", "modifier", "enricher", "global") == tuple(StepKind)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        step("mapper")
+
+
+def test_a_recipe_gives_the_runner_kinds_targets_and_global_steps():
+    dclm = load_recipe(RECIPES / "dclm_baseline.yaml", variables={"pool": "/nowhere"})
+    assert [s.kind for s in dclm.steps].count(StepKind.GLOBAL) == 2
+    bff = dclm.steps[26]
+    assert (bff.label, bff.kind) == ("27 bff_dedup", StepKind.GLOBAL)
+    assert bff.targets == ("exact_duplicate", "near_duplicate")
+    built = parse({"steps": [{"func": "exact_dedup"}, {"func": "page_length_filter", "min_length": 3}]}).build()
+    assert isinstance(built[0][1], GlobalStep) and not isinstance(built[1][1], GlobalStep)
 
 
 def test_unknown_step_suggests_and_points_to_the_list():

@@ -1,20 +1,23 @@
 """The Ray runner: conservation on a messy pool, quarantine with reasons,
-resume after a failed or killed shard, and byte-identical output whatever the
-number of workers."""
+resume after a failed or killed shard, byte-identical output whatever the
+number of workers, and the contracts it runs on (any recipe of the shape,
+global steps checked, their analysis retried)."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
 
 from dcbench.baselines.recipe import load_recipe, parse_recipe
+from dcbench.contracts import StepKind
 from dcbench.errors import ConfigError, DataError, RunError
 from dcbench.runner import run
 from dcbench.manifest import Manifest, ShardEntry
-from dcbench.shards import sha256_of, write_shard
+from dcbench.shards import read_shard, sha256_of, shard_stem, write_shard
 
 RECIPES = Path(__file__).resolve().parents[2] / "baselines" / "recipes"
 SENTENCES = [
@@ -159,3 +162,80 @@ def test_quarantine_over_budget_fails_loudly(messy, recipe, tmp_path):
     # The work is done and kept: raising the budget finishes without redoing shards.
     again = run(recipe, str(pool), str(tmp_path / "strict"), workers=2, max_quarantine=1.0)
     assert again.skipped == 7
+
+
+# ------------------------------------------------ the recipe and global-step contracts
+# The runner depends on `dcbench.contracts`, not on baselines: a recipe of any class runs.
+
+
+class Step:
+    def __init__(self, label: str, kind: StepKind):
+        self.label, self.kind, self.targets = label, kind, ()
+
+
+def count_docs_failing_once(uri: str, log_dir: str) -> int:
+    """A global step's per-shard analysis that fails on its first attempt at each shard."""
+    marker = Path(log_dir) / f"{shard_stem(uri)}.{uuid.uuid4().hex}"
+    first = not list(Path(log_dir).glob(f"{shard_stem(uri)}.*"))
+    marker.touch()
+    if first:
+        raise OSError(f"{uri}: storage hiccup")
+    return sum(1 for _ in read_shard(uri))
+
+
+class KeepEvenPositions:
+    """A global step: the analysis counts each shard's documents; applying keeps the even positions."""
+
+    def __init__(self, log_dir: str):
+        self.log_dir = log_dir
+
+    def analyze(self, shards, ctx):
+        counts = ctx.map_shards(count_docs_failing_once, shards, self.log_dir)
+        return {shard_stem(u): n for u, n in zip(shards, counts)}
+
+    def apply(self, decision):
+        position = iter(range(decision))
+        return lambda page: [page] if next(position) % 2 == 0 else []
+
+
+class TinyRecipe:
+    name = "tiny"
+
+    def __init__(self, log_dir: str, global_step=None):
+        self.id = f"recipe-tiny-{uuid.uuid4().hex[:8]}"  # workers cache built steps by id
+        self.steps = (Step("01 keep_even", StepKind.GLOBAL), Step("02 upper", StepKind.MODIFIER))
+        self.global_step = global_step or KeepEvenPositions(log_dir)
+
+    def to_dict(self):
+        return {"name": self.name, "steps": [{"func": s.label} for s in self.steps]}
+
+    def build(self):
+        return [(self.steps[0], self.global_step), (self.steps[1], lambda p: [{**p, "text": p["text"].upper()}])]
+
+
+@pytest.fixture
+def small_pool(tmp_path):
+    pool = tmp_path / "small"
+    pool.mkdir()
+    write_shard(str(pool / "a.jsonl"), [page(i) for i in range(5)])
+    write_shard(str(pool / "b.jsonl"), [page(i) for i in range(5, 9)])
+    return pool
+
+
+def test_any_recipe_of_the_contract_runs_and_its_analysis_is_retried(small_pool, tmp_path, ray_session):
+    log = tmp_path / "log"
+    log.mkdir()
+    result = run(TinyRecipe(str(log)), str(small_pool), str(tmp_path / "out"), workers=2)
+    assert sorted(p.name.split(".")[0] for p in log.iterdir()) == ["a", "a", "b", "b"]  # one retry per shard
+    kept = [d for f in sorted((tmp_path / "out" / "data").iterdir()) for d in read_shard(str(f))]
+    assert [d["url"] for d in kept] == [page(i)["url"] for i in (0, 2, 4, 5, 7)]
+    assert all(d["text"].isupper() for d in kept)
+    keep_even, upper = result.stats["steps"]
+    assert (keep_even["kind"], keep_even["removed"], upper["modified"]) == ("global", 4, 5)
+    assert keep_even["analyze_secs"] > 0 and result.stats["labels"] is None
+
+
+def test_a_global_step_must_build_the_global_step_contract(small_pool, tmp_path):
+    not_global = TinyRecipe(str(tmp_path), global_step=lambda p: [p])
+    with pytest.raises(TypeError, match="01 keep_even is registered as global but built a function"):
+        run(not_global, str(small_pool), str(tmp_path / "out"), workers=1)

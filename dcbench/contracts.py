@@ -1,0 +1,95 @@
+"""The types the spine and the stages agree on.
+
+The runner processes anything that is a `Recipe`: an ordered list of steps,
+each with a `StepKind`, that builds into mappers (local steps) and
+`GlobalStep`s. `baselines.recipe.Recipe` is the implementation; the spine
+never imports it. A pool that knows the truth about its documents (a
+generated pool's deliberate defects) can hand the runner a `DocLabels`
+plug-in, and each step is then also counted per label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from dcbench.stages import GlobalContext
+
+Page = dict[str, Any]
+# DCLM's mapper contract: [] removes the page, [page] keeps it (maybe modified), more split it.
+Mapper = Callable[[Page], list[Page]]
+
+
+class StepKind(StrEnum):
+    """What a step does to the pages it sees (a str, so it is written to JSON as its value)."""
+
+    FILTER = "filter"  # keeps or removes a page
+    MODIFIER = "modifier"  # changes a page's text
+    ENRICHER = "enricher"  # adds fields (scores, language) to a page
+    GLOBAL = "global"  # decides over the whole dataset, then acts per shard (see `GlobalStep`)
+
+    @property
+    def acts_by_removing(self) -> bool:
+        """A removal is this step doing its job (for precision and recall); a modifier only rewrites."""
+        return self is not StepKind.MODIFIER
+
+    @property
+    def acts_by_changing(self) -> bool:
+        """A changed text is this step doing its job (dedup may cut paragraphs instead of whole pages)."""
+        return self in (StepKind.MODIFIER, StepKind.GLOBAL)
+
+
+class StepInfo(Protocol):
+    """One configured step of a recipe, as the runner names and counts it."""
+
+    @property
+    def label(self) -> str: ...  # unique within the recipe, e.g. "05 url_substring_filter"
+
+    @property
+    def kind(self) -> StepKind: ...
+
+    @property
+    def targets(self) -> tuple[str, ...]: ...  # document labels (see `DocLabels`) the step is meant to catch
+
+
+@runtime_checkable
+class GlobalStep(Protocol):
+    """A step that sees the whole dataset, in two phases (see `dcbench.stages`).
+
+    `analyze` reads every input shard (in the given order) and returns, per shard
+    stem, a JSON-serialisable decision; `apply` turns one shard's decision into
+    a mapper, called on that shard's readable documents in file order.
+    """
+
+    def analyze(self, shards: list[str], ctx: GlobalContext) -> dict[str, Any]: ...
+
+    def apply(self, decision: Any) -> Mapper: ...
+
+
+class Recipe(Protocol):
+    """What the runner needs from a recipe."""
+
+    @property
+    def id(self) -> str: ...  # content id of what the recipe does: names the run
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def steps(self) -> Sequence[StepInfo]: ...
+
+    def to_dict(self) -> dict[str, Any]: ...  # plain data, recorded in run.json and the manifest
+
+    def build(self) -> Sequence[tuple[StepInfo, Mapper | GlobalStep]]:
+        """Instantiate every step (models and word lists load here), in recipe order."""
+        ...
+
+
+class DocLabels(Protocol):
+    """Ground truth a pool carries: the labels of one document, as it enters the recipe."""
+
+    name: str  # what reports call these labels
+
+    def __call__(self, page: Mapping[str, Any]) -> Collection[str]: ...
