@@ -1,25 +1,31 @@
-"""The static leaderboard page: structure, escaping, and a real headless-Chromium render."""
+"""The static leaderboard page: structure, the Plotly figure's data, escaping, the CSP, and real
+headless-Chromium renders (no overlapping text with DCLM's 156 reference results, hover, sort, filter)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import html
+import json
 import math
 import re
 import shutil
 import struct
-import subprocess
-import xml.etree.ElementTree as ET
 import zlib
 from html.parser import HTMLParser
 from pathlib import Path
 
+import plotly.graph_objects as go
 import pytest
 
-from dcbench.leaderboard.html import render_leaderboard, training_flops, write_leaderboard
+from dcbench.leaderboard.dclm_import import import_reference_results
+from dcbench.leaderboard.html import render_leaderboard, training_flops, with_documents, write_leaderboard
+from dcbench.leaderboard.store import Store
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = Path("/tmp/dcbench_leaderboard.png")
 EVIL_NAME = "<script>alert(1)</script>"
 EVIL_PARAM = '"><img src=x onerror=alert(1)>'
+EVIL_URL = "javascript:alert(4)"
 
 TIER_SIZES = {  # (params, tokens) as the store records them in the submission's hyperparameters
     "400M-1x": (411_616_256, 8_232_325_120),
@@ -77,21 +83,36 @@ def evil_rows():
     return rows
 
 
+
+
 class _Tags(HTMLParser):
-    """Collects (tag, attrs) for every start tag and the text of the document."""
+    """Collects (tag, attrs) for every start tag, the text outside scripts, and each script's text."""
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.tags: list[tuple[str, dict]] = []
         self.text: list[str] = []
+        self.scripts: list[tuple[dict, str]] = []
+        self._in_script: dict | None = None
 
     def handle_starttag(self, tag, attrs):
         self.tags.append((tag, dict(attrs)))
+        if tag == "script":
+            self._in_script = dict(attrs)
+            self.scripts.append((self._in_script, ""))
 
     handle_startendtag = handle_starttag
 
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_script = None
+
     def handle_data(self, data):
-        self.text.append(data)
+        if self._in_script is not None:
+            attrs, text = self.scripts[-1]
+            self.scripts[-1] = (attrs, text + data)
+        else:
+            self.text.append(data)
 
 
 def parse(page: str) -> _Tags:
@@ -101,24 +122,50 @@ def parse(page: str) -> _Tags:
     return p
 
 
-def plot_points(page: str):
-    svg = re.search(r"<svg\b.*?</svg>", page, re.S).group(0)
-    root = ET.fromstring(svg)
-    ns = "{http://www.w3.org/2000/svg}"
-    points = []
-    for g in root.iter(f"{ns}g"):
-        cls = g.get("class", "").split()
-        if "pt" in cls:
-            x, y = map(float, re.fullmatch(r"translate\(([-\d.e]+) ([-\d.e]+)\)", g.get("transform")).groups())
-            points.append((g.get("data-id"), "ref" in cls, x, y, g))
-    return root, points
+def figure(page: str) -> dict:
+    """The CORE-vs-compute figure the page hands to Plotly (JSON in a data block)."""
+    block = re.search(r'<script type="application/json" class="plot-data" data-target="core-plot">(.*?)</script>',
+                      page, re.S)
+    return json.loads(block.group(1))
+
+
+def plot_points(page: str) -> dict[str, dict]:
+    """id -> {x, y, hover, ref, tier} for every plotted point."""
+    points = {}
+    for trace in figure(page)["data"]:
+        for x, y, (anchor, rid), hover in zip(trace["x"], trace["y"], trace.get("customdata", []),
+                                              trace.get("hovertext", [])):
+            points[rid] = {"x": x, "y": y, "hover": hover, "anchor": anchor, "tier": trace["meta"],
+                           "ref": trace["marker"]["symbol"] == "diamond-open"}
+    return points
+
+
+def csp(page: str) -> dict[str, list[str]]:
+    meta = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', page)
+    return {d.split()[0]: d.split()[1:] for d in html.unescape(meta.group(1)).split(";") if d.strip()}
+
+
+def check_scripts_and_loads(page: str) -> _Tags:
+    """Every script that runs is one the CSP allows by its hash, and nothing loads from elsewhere."""
+    p = parse(page)
+    policy = csp(page)
+    assert policy["default-src"] == ["'none'"] and "'unsafe-inline'" not in policy["script-src"]
+    running = [(a, t) for a, t in p.scripts if a.get("type") != "application/json"]
+    hashes = {"'sha256-" + base64.b64encode(hashlib.sha256(t.encode()).digest()).decode() + "'" for _, t in running}
+    assert hashes == set(policy["script-src"]) and len(running) == 4
+    assert [a.get("data-name") for a, _ in running] == ["plotly.js", "plots.js", "sortable.js", "tier_filter.js"]
+    for tag, attrs in p.tags:
+        for key in ("src", "href", "action", "data"):
+            value = attrs.get(key) or ""
+            assert not re.match(r"\s*(https?:|//|javascript:)", value, re.I), (tag, key, value)
+    return p
 
 
 # --------------------------------------------------------------------------- structure
 
 def test_table_per_tier_ranked_by_core_and_toy():
     page = render_leaderboard(sample_rows())
-    tables = re.findall(r'<table class="rank" data-tier="([^"]*)">(.*?)</table>', page, re.S)
+    tables = re.findall(r'<table class="rank sortable" data-tier="([^"]*)">(.*?)</table>', page, re.S)
     assert [t for t, _ in tables] == ["400M-1x", "1B-1x", "7B-1x", "toy-1m-1x"]
     ids = {t: re.findall(r'<tr class="(?:ref|ours)" data-id="([^"]*)"', body) for t, body in tables}
     assert ids["400M-1x"] == ["o2", "r3", "o3", "r4"]  # CORE 17.1 > 15.2 > 13.3 > 10.7
@@ -129,7 +176,7 @@ def test_table_per_tier_ranked_by_core_and_toy():
     assert "MMLU" in body_400m and "EXTENDED" in body_400m
     assert 'class="ref"' in body_400m and 'class="ours"' in body_400m and "DCLM ref" in body_400m
     assert "TOY" in dict(tables)["toy-1m-1x"]
-    assert "<script" not in page.lower() and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    check_scripts_and_loads(page)
 
 
 def test_ranks_restart_per_track():
@@ -138,30 +185,37 @@ def test_ranks_restart_per_track():
             make_row("c", "c", "400M-1x", 0.15, track="pool")]
     page = render_leaderboard(rows)
     bodies = re.findall(r'<tbody data-track="([^"]*)">(.*?)</tbody>', page, re.S)
-    assert [t for t, _ in bodies] == ["refinedweb", "pool"] or [t for t, _ in bodies] == ["pool", "refinedweb"]
+    assert sorted(t for t, _ in bodies) == ["pool", "refinedweb"]
     pool = dict(bodies)["pool"]
     assert re.findall(r'data-id="([^"]*)"><td class="num">(\d+)<', pool) == [("c", "1"), ("a", "2")]
+    assert 'class="trackhead fixed"' in pool  # the sort script keeps group headings in place
 
 
 def test_plot_has_one_finite_point_per_submission():
     rows = sample_rows()
     page = render_leaderboard(rows)
-    root, points = plot_points(page)
+    fig = figure(page)
+    go.Figure(fig["data"], fig["layout"])  # Plotly's own schema check: raises on a wrong property
+    points = plot_points(page)
     with_core = [r for r in rows if r["core"] is not None]
-    assert sorted(p[0] for p in points) == sorted(r["id"] for r in with_core)
-    assert all(math.isfinite(x) and math.isfinite(y) for _, _, x, y, _ in points)
-    assert {p[0] for p in points if p[1]} == {r["id"] for r in with_core if r["source"] == "dclm-reference"}
-    by_id = {p[0]: p for p in points}
-    # ours are circles, references diamonds; x grows with compute, y with CORE (SVG y points down)
-    assert by_id["o1"][4].find("{http://www.w3.org/2000/svg}circle") is not None
-    assert by_id["r1"][4].find("{http://www.w3.org/2000/svg}polygon") is not None
-    assert by_id["r3"][2] < by_id["r5"][2] < by_id["r1"][2]
-    assert by_id["r1"][3] < by_id["o1"][3] < by_id["r2"][3]
-    texts = "".join(root.itertext())
-    assert "CORE" in texts and "FLOPs" in texts and "10" in texts  # axis titles and decade ticks
-    key = re.search(r'<ul class="key">(.*?)</ul>', page, re.S)
-    for r in with_core:  # every point is labelled: by name, or by a [number] listed under the plot
-        assert r["name"] in texts or (key and f'] {r["name"]}</li>' in key.group(1)), r["name"]
+    assert sorted(points) == sorted(r["id"] for r in with_core)
+    assert all(math.isfinite(p["x"]) and math.isfinite(p["y"]) for p in points.values())
+    assert {i for i, p in points.items() if p["ref"]} == {r["id"] for r in with_core if r["source"] == "dclm-reference"}
+    # x is the compute (log axis), y the CORE in percent; each point knows its tier and recipe anchor
+    assert points["r3"]["x"] < points["r5"]["x"] < points["r1"]["x"]
+    assert points["r1"]["y"] == pytest.approx(42.0) and points["o1"]["y"] == pytest.approx(40.1)
+    assert points["o1"]["x"] == pytest.approx(training_flops(rows[2]))
+    assert points["r3"]["tier"] == "400M-1x" and re.search(f'id="{points["o1"]["anchor"]}" data-id="o1"', page)
+    layout = fig["layout"]
+    assert layout["xaxis"]["type"] == "log"
+    assert "FLOPs" in layout["xaxis"]["title"]["text"] and "CORE" in layout["yaxis"]["title"]["text"]
+    for r in with_core:  # hover details: name, tier, source, CORE, MMLU, compute, recipe
+        hover = points[r["id"]]["hover"]
+        assert html.escape(r["name"]) in hover and r["tier"] in hover and "FLOPs" in hover and "recipe:" in hover
+        assert ("DCLM reference result" if r["source"] == "dclm-reference" else "dcbench submission") in hover
+    assert "CORE 42.0" in points["r1"]["hover"] and "MMLU 38.3" in points["r1"]["hover"]
+    assert "3 steps (url_substring_filter, page_length_filter, fasttext_filter)" in \
+        points["o1"]["hover"].replace("<br>", " ")  # long lines are wrapped
     assert "Not plotted" in page and "toy: quality filter" in page
     assert training_flops(rows[0]) == pytest.approx(6 * 6_889_000_000 * 137_780_000_000)
 
@@ -169,10 +223,12 @@ def test_plot_has_one_finite_point_per_submission():
 def test_per_task_breakdown_and_recipes():
     rows = sample_rows()
     page = render_leaderboard(rows)
-    tables = dict(re.findall(r'<table class="tasks" data-tier="([^"]*)">(.*?)</table>', page, re.S))
+    tables = dict(re.findall(r'<table class="tasks sortable" data-tier="([^"]*)">(.*?)</table>', page, re.S))
     assert set(tables) == {"400M-1x", "1B-1x", "7B-1x", "toy-1m-1x"}
-    for task in TASKS:
-        assert f'<th class="task">{task}</th>' in tables["7B-1x"]
+    for task in TASKS:  # a sortable column per task (<wbr> lets long names wrap at underscores)
+        assert f'<th class="task"><button type="button" class="sort">{task}</button></th>' in \
+            tables["7B-1x"].replace("<wbr>", "")
+    assert re.findall(r'<tr class="(?:ref|ours)" data-id="([^"]*)">', tables["7B-1x"]) == ["r1", "o1", "r2"]
     assert "background:rgba(46,125,50," in tables["7B-1x"]
     assert ">70.0<" in tables["toy-1m-1x"]
     details = re.findall(r'<details class="recipe [a-z]+" id="sub-\d+" data-id="([^"]*)">(.*?)</details>', page, re.S)
@@ -183,42 +239,67 @@ def test_per_task_breakdown_and_recipes():
     assert "hyperparameters" in body and "dataset" in body
 
 
+def test_long_dclm_names_are_split_for_reading():
+    name = ("rw_v2_cc_v3_f0.15_resiliparse_fasttext_openhermes_reddit_eli5_vs_rw_v2_bigram_200k_train_0.1"
+            "-open_lm_7b-warm=5000-lr=0p001-wd=0p1-cd=3e-05-bs=2048-mult=1-seed=124-tokens=137788211200")
+    page = render_leaderboard([make_row("long", name, "7B-1x", 0.42, source="dclm-reference")])
+    data, config = name.split("-", 1)
+    assert f'title="{name}">{data}</a><span class="cfg">{config}</span>' in page  # whole name, two lines
+    hover = plot_points(page)["long"]["hover"]  # the same two parts, wrapped into short lines
+    assert max(map(len, hover.split("<br>"))) <= 80 and hover.replace("<br>", "").startswith(f"<b>{data}</b>{config}")
+
+
+def test_crowded_points_keep_their_names():
+    """The old SVG fell back on numbered labels and a footnote list that overlapped itself;
+    every point now carries its name in the hover, and there is no footnote list."""
+    rows = [make_row(f"c{i}", f"crowded submission number {i}", "1B-1x", 0.25 + 0.0005 * i) for i in range(14)]
+    rows.append(make_row("far", "far away", "7B-1x", 0.45))
+    page = render_leaderboard(rows)
+    points = plot_points(page)
+    assert len(points) == 15
+    assert all(f"crowded submission number {i}</b>" in points[f"c{i}"]["hover"] for i in range(14))
+    assert 'class="key"' not in page
+
+
 def test_write_is_atomic_and_complete(tmp_path):
     out = write_leaderboard(sample_rows(), tmp_path / "site" / "index.html")
     assert out.read_text(encoding="utf-8").rstrip().endswith("</html>")
     assert [p.name for p in out.parent.iterdir()] == ["index.html"]  # no temporary left behind
     assert render_leaderboard([]).count("<table") == 0
+    assert render_leaderboard(sample_rows()) == render_leaderboard(sample_rows())  # hashes, not nonces
+
+
+def test_rows_from_the_store_get_their_documents(tmp_path):
+    with Store(tmp_path / "lb.sqlite") as store:
+        assert with_documents(store, store.list()) == []
 
 
 # --------------------------------------------------------------------------- escaping
 
 def test_submission_strings_are_escaped():
-    page = render_leaderboard(evil_rows())
-    for raw in (EVIL_NAME, EVIL_PARAM, "<img", "<script", "onerror=alert(1)>", "<b onmouseover",
-                "</details></table><script>"):
-        assert raw not in page, raw
+    rows = evil_rows()
+    rows[-1]["submission"]["dataset"]["url"] = EVIL_URL
+    page = render_leaderboard(rows)
+    p = check_scripts_and_loads(page)
+    outside_scripts = re.sub(r"<script data-name=[^>]*>.*?</script>", "", page, flags=re.S)
+    for raw in (EVIL_NAME, EVIL_PARAM, "<img", "<script>", "onerror=alert(1)>", "<b onmouseover",
+                "</details></table><script>", "</script><"):
+        assert raw not in outside_scripts, raw
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
-    p = parse(page)
-    assert not [t for t, _ in p.tags if t in ("script", "img", "iframe")]
+    assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+    assert not [t for t, _ in p.tags if t in ("img", "iframe")]
     assert not [a for _, a in p.tags if any(k.startswith("on") for k in a)]
+    assert not [a for t, a in p.tags if t == "a" and not a.get("href", "").startswith("#")]
     text = "".join(p.text)
-    assert EVIL_NAME in text and EVIL_PARAM in text  # it is there - as text
-    _, points = plot_points(page)  # the SVG is still well-formed XML with the name inside
-    assert "evil" in [p[0] for p in points]
+    assert EVIL_NAME in text and EVIL_PARAM in text and EVIL_URL in text  # it is there - as text
+    # In the figure's JSON the name is intact, escaped for Plotly's pseudo-HTML, and cannot end the block
+    block = re.search(r'<script type="application/json"[^>]*>(.*?)</script>', page, re.S).group(1)
+    assert "<" not in block and "\\u003cbr\\u003e" in block  # tojson writes every < as \u003c
+    hover = plot_points(page)["evil"]["hover"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in hover and "<script" not in hover
 
 
 # --------------------------------------------------------------------------- real browser
-
-def _chromium(args, tmp_path, timeout=60):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
-    profile = tmp_path / f"profile-{len(list(tmp_path.iterdir()))}"
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--disable-dev-shm-usage", "--hide-scrollbars", f"--user-data-dir={profile}", *args]
-    return subprocess.run(cmd, capture_output=True, timeout=timeout, text=True)
-
 
 def _png_pixels(data: bytes):
     """Decode an 8-bit RGB/RGBA non-interlaced PNG with the stdlib: (width, height, channels, rows)."""
@@ -268,10 +349,12 @@ def _png_pixels(data: bytes):
     return width, height, bpp, rows
 
 
-def test_chromium_screenshot_renders_page(tmp_path):
+@pytest.mark.slow
+def test_chromium_screenshot_renders_page(chromium, tmp_path):
     page = write_leaderboard(sample_rows(), tmp_path / "leaderboard.html")
     shot = tmp_path / "page.png"
-    proc = _chromium([f"--screenshot={shot}", "--window-size=1280,1600", page.as_uri()], tmp_path)
+    proc = chromium.run(f"--screenshot={shot}", "--window-size=1280,1600", "--virtual-time-budget=20000",
+                        page.as_uri())
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert shot.is_file() and shot.stat().st_size > 20_000, "screenshot missing or trivially small"
     shutil.copyfile(shot, SCREENSHOT)  # a stable copy to look at
@@ -293,25 +376,66 @@ def test_chromium_screenshot_renders_page(tmp_path):
     assert near((0xD8, 0x43, 0x15)) > 30, "no orange reference markers rendered"
 
 
-def test_chromium_keeps_malicious_name_as_text(tmp_path):
+@pytest.mark.slow
+def test_chromium_keeps_malicious_name_as_text(chromium, tmp_path):
     page = write_leaderboard(evil_rows(), tmp_path / "evil.html")
-    proc = _chromium(["--dump-dom", page.as_uri()], tmp_path)
+    result = chromium.measure(page, hover="evil")
+    assert result["violations"] == [], result["violations"]  # plotly.js runs under the CSP as it is
+    assert result["points"] == 10 and result["overlapCount"] == 0, result["overlaps"]  # the toy tier has no CORE
+    hover = result["actions"]["hover"]
+    assert hover["points"] == 1 and EVIL_NAME in hover["text"] and "CORE 14.0" in hover["text"]
+    assert set(hover["elements"]) <= {"g", "path", "text", "tspan", "rect"}, hover["elements"]
+    proc = chromium.run("--dump-dom", "--virtual-time-budget=20000", page.as_uri())
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
     assert "</html>" in dom and "dcbench leaderboard" in dom
     p = parse(dom)
-    assert not [t for t, _ in p.tags if t == "script"], "a <script> element reached the DOM"
+    assert [a.get("data-name") for t, a in p.tags if t == "script" and a.get("type") != "application/json"] == \
+        ["plotly.js", "plots.js", "sortable.js", "tier_filter.js"], "a <script> element reached the DOM"
     assert not [a for t, a in p.tags if t == "img"], "an <img> element reached the DOM"
     assert not [a for _, a in p.tags if any(k.startswith("on") for k in a)], "an event handler reached the DOM"
     text = "".join(p.text)
     assert EVIL_NAME in text and EVIL_PARAM in text  # still there, as text
 
 
-def test_crowded_plot_falls_back_on_numbered_labels():
-    rows = [make_row(f"c{i}", f"crowded submission number {i}", "1B-1x", 0.25 + 0.0005 * i) for i in range(14)]
-    rows.append(make_row("far", "far away", "7B-1x", 0.45))
-    page = render_leaderboard(rows)
-    _, points = plot_points(page)
-    assert len(points) == 15
-    key = re.search(r'<ul class="key">(.*?)</ul>', page, re.S)
-    assert key is not None and re.search(r"<li>\[\d+\] crowded submission number \d+</li>", key.group(1))
+@pytest.mark.slow
+def test_chromium_sorts_tables_filters_tiers_and_opens_recipes(chromium, tmp_path):
+    page = write_leaderboard(sample_rows(), tmp_path / "leaderboard.html")
+    rows = {r["id"]: r for r in sample_rows() if r["tier"] == "400M-1x"}
+    by_arc = sorted(rows, key=lambda i: -rows[i]["submission"]["eval"]["tasks"]["arc_easy"]["accuracy"])
+    result = chromium.measure(page, sort="arc_easy")
+    assert result["actions"]["sort"] == {"first": by_arc, "second": by_arc[::-1]}  # best first, then reversed
+    result = chromium.measure(page, filter="1B-1x")
+    assert result["actions"]["filter"] == {"sections": ["1B-1x"], "traces": ["1B-1x", "1B-1x"]}
+    assert result["overlapCount"] == 0 and result["violations"] == []
+    result = chromium.measure(page, click="o4")  # a click on a point opens its recipe
+    assert result["actions"]["click"] == {"opened": ["o4"]}
+
+
+@pytest.fixture
+def dclm_page(shared_data, tmp_path):
+    folder = shared_data / "eval" / "dclm" / "reference_results"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is absent")
+    with Store(tmp_path / "lb.sqlite") as store:
+        assert len(import_reference_results(store, folder)["added"]) == 156
+        rows = with_documents(store, store.list())  # what `dcbench leaderboard html` writes
+    return write_leaderboard(rows, tmp_path / "dclm.html"), rows
+
+
+@pytest.mark.slow
+def test_chromium_dclm_reference_results_have_no_overlapping_text(chromium, dclm_page, tmp_path):
+    page, rows = dclm_page
+    plotted = sum(r["tier"] != "external" for r in rows)
+    for details in ("closed", "open"):
+        result = chromium.measure(page, width=1400, **({"open_details": ""} if details == "open" else {}))
+        assert result["overlapCount"] == 0, (details, result["overlaps"])
+        assert result["violations"] == [], result["violations"]
+        assert result["width"] == 1400 and result["scrollWidth"] <= 1400  # nothing pushes the page sideways
+        assert result["plots"] == 1 and result["points"] == plotted == 130
+        assert result["svgTexts"] >= 15 and result["boxes"] > 3000  # the probe measured the plot and the tables
+    shot = tmp_path / "dclm.png"
+    proc = chromium.run(f"--screenshot={shot}", "--window-size=1400,1800", "--virtual-time-budget=20000",
+                        page.as_uri())
+    assert proc.returncode == 0 and shot.stat().st_size > 50_000, proc.stderr[-2000:]
+    shutil.copyfile(shot, SCREENSHOT.with_name("dcbench_leaderboard_dclm.png"))
