@@ -19,7 +19,9 @@ from typing import Any
 import fsspec
 
 from dcbench import __version__
+from dcbench.atomic import write_atomic
 from dcbench.errors import DataError
+from dcbench.shards import shard_stem
 
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
@@ -35,8 +37,9 @@ def content_id(kind: str, payload: Any) -> str:
 class ShardEntry:
     path: str  # relative to the manifest's directory, or an absolute URI
     bytes: int
-    sha256: str
+    sha256: str  # of the file's bytes: what a download verifies
     documents: int
+    records: str = ""  # of the decompressed records (ShardInfo.records): what ids hash; "" where unknown
 
 
 @dataclass
@@ -56,7 +59,9 @@ class Manifest:
             self.id = self.compute_id()
 
     def compute_id(self) -> str:
-        shards = sorted((PurePosixPath(s.path).name, s.sha256) for s in self.shards)
+        # Records, not file bytes: a zlib/zstandard/pyarrow upgrade re-encodes the same records differently.
+        shards = sorted((shard_stem(s.path), s.records) if s.records else (PurePosixPath(s.path).name, s.sha256)
+                        for s in self.shards)
         return content_id(self.kind, {"inputs": self.inputs, "shards": shards, "code": __version__})
 
     @property
@@ -77,12 +82,8 @@ class Manifest:
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
     def save(self, uri: str) -> None:
-        """Write atomically (temporary name, then rename)."""
-        fs, path = fsspec.core.url_to_fs(uri)
-        tmp = path + ".tmp"
-        with fs.open(tmp, "w") as f:
-            f.write(self.to_json())
-        fs.mv(tmp, path)
+        """Write atomically (`dcbench.atomic`)."""
+        write_atomic(uri, self.to_json())
 
     @classmethod
     def load(cls, uri: str) -> "Manifest":

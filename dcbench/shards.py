@@ -3,7 +3,7 @@ on local disk or any fsspec filesystem (s3://, gs://, hf://, file://).
 
 Reading never loses a record silently: anything that is not a usable
 document comes back as a `Bad` with the reason, for the caller to quarantine
-and count. Writing is atomic (temporary name, then rename) and deterministic
+and count. Writing is atomic (`dcbench.atomic`) and deterministic
 (no timestamps in gzip headers), so equal documents give equal bytes.
 """
 
@@ -13,8 +13,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
-import uuid
 import zlib
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
@@ -22,6 +20,7 @@ from typing import Any, Iterable, Iterator
 import fsspec
 import zstandard
 
+from dcbench.atomic import open_atomic
 from dcbench.errors import DataError
 
 FORMATS = ("jsonl", "jsonl.gz", "jsonl.zst", "parquet")
@@ -44,6 +43,7 @@ class ShardInfo:
     bytes: int
     sha256: str
     documents: int
+    records: str = ""  # sha256 of the decompressed records in their one JSON form (see `dumps`)
 
 
 def shard_format(uri: str) -> str:
@@ -204,24 +204,14 @@ class _HashingWriter(io.RawIOBase):
 def write_shard(uri: str, docs: Iterable[dict[str, Any]]) -> ShardInfo:
     """Write documents to `uri` atomically; the format follows the name."""
     fmt = shard_format(uri)
-    fs, path = fsspec.core.url_to_fs(uri)
-    parent = path.rsplit("/", 1)[0] if "/" in path else ""
-    if parent:
-        fs.makedirs(parent, exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        with fs.open(tmp, "wb") as f:
-            out = _HashingWriter(f)
-            count = _write_parquet(out, docs) if fmt == "parquet" else _write_jsonl(out, fmt, docs)
-        fs.mv(tmp, path)
-    except BaseException:
-        if fs.exists(tmp):
-            fs.rm(tmp)
-        raise
-    return ShardInfo(uri, out.n, out.sha.hexdigest(), count)
+    with open_atomic(uri) as f:
+        out = _HashingWriter(f)
+        records = hashlib.sha256()
+        count = _write_parquet(out, docs, records) if fmt == "parquet" else _write_jsonl(out, fmt, docs, records)
+    return ShardInfo(uri, out.n, out.sha.hexdigest(), count, records.hexdigest())
 
 
-def _write_jsonl(out: _HashingWriter, fmt: str, docs: Iterable[dict[str, Any]]) -> int:
+def _write_jsonl(out: _HashingWriter, fmt: str, docs: Iterable[dict[str, Any]], records: Any) -> int:
     count = 0
     if fmt == "jsonl.gz":
         sink: Any = gzip.GzipFile(fileobj=out, mode="wb", mtime=0, filename="", compresslevel=6)
@@ -231,7 +221,9 @@ def _write_jsonl(out: _HashingWriter, fmt: str, docs: Iterable[dict[str, Any]]) 
         sink = out
     buffered = io.BufferedWriter(sink, buffer_size=1 << 20) if sink is out else sink
     for doc in docs:
-        buffered.write((dumps(doc) + "\n").encode("utf-8"))
+        line = (dumps(doc) + "\n").encode("utf-8")
+        records.update(line)  # ids hash these bytes, not the compressed stream a codec upgrade may change
+        buffered.write(line)
         count += 1
     buffered.flush()
     if sink is not out:
@@ -239,14 +231,26 @@ def _write_jsonl(out: _HashingWriter, fmt: str, docs: Iterable[dict[str, Any]]) 
     return count
 
 
-def _write_parquet(out: _HashingWriter, docs: Iterable[dict[str, Any]]) -> int:
+def _write_parquet(out: _HashingWriter, docs: Iterable[dict[str, Any]], records: Any) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     rows = list(docs)
+    for doc in rows:
+        records.update((dumps(doc) + "\n").encode("utf-8"))
     table = pa.Table.from_pylist(rows) if rows else pa.table({"text": pa.array([], pa.string())})
     pq.write_table(table, out, compression="zstd")
     return len(rows)
+
+
+def records_sha256(uri: str) -> str:
+    """Recompute `ShardInfo.records` from a shard on disk: sha256 over its records in
+    their one JSON form. Unreadable records are skipped, as a reader skips them."""
+    sha = hashlib.sha256()
+    for rec in read_shard(uri, require_text=False):
+        if not isinstance(rec, Bad):
+            sha.update((dumps(rec) + "\n").encode("utf-8"))
+    return sha.hexdigest()
 
 
 def sha256_of(uri: str, chunk: int = 1 << 20) -> tuple[int, str]:
