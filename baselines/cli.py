@@ -3,7 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
+from pathlib import Path
+
+import fsspec
+from tqdm import tqdm
+
+from dcbench.baselines.quality.fasttext_quality import train
+from dcbench.baselines.recipe import load_recipe
+from dcbench.baselines.registry import all_steps, get
+from dcbench.contracts import DocLabels
+from dcbench.errors import ConfigError
+from dcbench.poolref import pool_dir
+from dcbench.report import format_precision_recall, format_summary, render_html
+from dcbench.runner import run
+from dcbench.table import format_table
 
 PROCESS_EPILOG = """\
 examples:
@@ -18,7 +33,8 @@ stats.json, manifest.json (with the dataset's content id) and report.html.
 """
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
+def add_commands(sub: argparse._SubParsersAction, labels: DocLabels | None = None) -> None:
+    """`labels`: a pool's ground truth for `process` to count each step against (see `dcbench.contracts`)."""
     p = sub.add_parser(
         "process",
         help="apply a filtering recipe to a pool on Ray",
@@ -38,7 +54,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-quarantine", type=float, default=0.05,
                    help="fail when more than this fraction of records is quarantined (default 0.05)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_process)
+    p.set_defaults(func=_process, labels=labels)
 
     q = sub.add_parser(
         "quality", help="train a fastText quality classifier (DCLM's settings)",
@@ -72,14 +88,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _process(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from dcbench.baselines.recipe import load_recipe
-    from dcbench.report import format_precision_recall, format_summary, render_html
-    from dcbench.runner import run
-
-    from dcbench.poolref import pool_dir
-
     recipe = load_recipe(args.recipe, source_name=args.source_name, variables={"pool": pool_dir(args.pool)})
     bar = None
     docs = [0]
@@ -97,7 +105,8 @@ def _process(args: argparse.Namespace) -> int:
 
     try:
         result = run(recipe, args.pool, args.out, workers=args.workers, address=args.address, fmt=args.format,
-                     max_retries=args.max_retries, max_quarantine=args.max_quarantine, progress=progress)
+                     max_retries=args.max_retries, max_quarantine=args.max_quarantine, progress=progress,
+                     labels=args.labels)
     finally:
         if bar is not None:
             bar.close()
@@ -105,8 +114,6 @@ def _process(args: argparse.Namespace) -> int:
     pr = format_precision_recall(result.stats)
     if pr:
         print("\n" + pr)
-    import fsspec
-
     with fsspec.open(f"{result.out_dir}/report.html", "w", encoding="utf-8") as f:
         f.write(render_html(result.stats, f"dcbench: {recipe.name} on {result.manifest.extra['pool_name']}"))
     print(f"\ndataset {result.manifest.id}: {result.manifest.documents:,} documents -> {result.out_dir}/ "
@@ -115,8 +122,6 @@ def _process(args: argparse.Namespace) -> int:
 
 
 def _expand_inputs(paths: list[str]) -> list[str]:
-    from pathlib import Path
-
     out: list[str] = []
     for p in paths:
         path = Path(p)
@@ -129,9 +134,6 @@ def _expand_inputs(paths: list[str]) -> list[str]:
 
 
 def _quality_train(args: argparse.Namespace) -> int:
-    from dcbench.baselines.quality.fasttext_quality import train
-    from dcbench.errors import ConfigError
-
     pos, neg = _expand_inputs(args.pos), _expand_inputs([args.neg])
     if not pos or not neg:
         raise ConfigError("quality train: no input documents found in POS or NEG")
@@ -146,19 +148,15 @@ def _quality_train(args: argparse.Namespace) -> int:
 
 
 def _steps(args: argparse.Namespace) -> int:
-    from dcbench.baselines.registry import all_steps, get
-
     if args.name:
         spec = get(args.name, "dcbench steps")
-        import inspect
-
         print(f"{spec.name} ({spec.kind})\n\n{inspect.getdoc(spec.factory) or ''}\n\nparameters:")
         for p in spec.params.values():
             print(f"  {p.describe()}")
         if spec.targets:
             print(f"\ntargets (toy-pool labels): {', '.join(spec.targets)}")
         return 0
-    for spec in all_steps().values():
-        params = ", ".join(p.describe() for p in spec.params.values())
-        print(f"{spec.name} [{spec.kind}]\n    {spec.summary}\n    params: {params or '-'}")
+    rows = [(spec.name, spec.kind, spec.summary) for spec in all_steps().values()]
+    print(format_table(("step", "kind", "summary"), rows))
+    print("\nparameters, their defaults and accepted values: dcbench steps NAME")
     return 0

@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 
 from dcbench.manifest import MANIFEST_NAME, Manifest  # noqa: E402
 from dcbench.eval.runner import run_suite  # noqa: E402
-from dcbench.eval.toy import build_toy_suite  # noqa: E402
+from dcbench.flows.toy_suite import build_toy_suite  # noqa: E402
 
 REAL = {  # task -> type, for the per-type table on real files
     "hellaswag_zeroshot": "multiple_choice (0-shot)", "copa": "multiple_choice (0-shot)",
@@ -45,7 +45,7 @@ REAL = {  # task -> type, for the per-type table on real files
 
 
 def make_run(root: Path, tier_name: str, vocab: int | None, tokenizer: Path | None = None) -> Path:
-    from dcbench.pools.toy import Prose
+    from dcbench.pools.toy_grammar import Prose
     from dcbench.training.model import OpenLM
     from dcbench.training.scales import get_tier
     from dcbench.training.tokenizer import file_sha256, train_bpe, vocab_size, load_tokenizer

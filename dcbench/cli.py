@@ -1,8 +1,10 @@
 """The `dcbench` command line.
 
-Each stage package contributes its subcommands through `add_commands`;
-this module only wires them together, maps errors to exit codes and keeps
-`--help` useful.
+Each stage package contributes its own subcommands through `add_commands`, and
+`dcbench.flows.cli` the ones that cross stages (`pool toy`, `eval toy-suite`,
+`mix run`, `reproduce`) into the same groups; this module only wires them
+together, maps errors to exit codes and keeps `--help` useful. With
+`dcbench.flows`, it is the only code that may import every stage.
 
 Exit codes: 0 success, 1 unexpected error, 2 bad recipe/option/config,
 3 unusable input data, 4 work failed part way, 130 interrupted.
@@ -14,7 +16,15 @@ import argparse
 import sys
 
 from dcbench import __version__
+from dcbench.baselines.cli import add_commands as add_baseline_commands
+from dcbench.baselines.mixing.cli import add_commands as add_mix_commands
 from dcbench.errors import DcbenchError
+from dcbench.eval.cli import add_commands as add_eval_commands
+from dcbench.flows.cli import add_commands as add_flow_commands
+from dcbench.leaderboard.cli import add_commands as add_leaderboard_commands
+from dcbench.pools.cli import add_commands as add_pool_commands
+from dcbench.pools.toy_labels import PlantedLabels
+from dcbench.training.cli import add_commands as add_training_commands
 
 DESCRIPTION = """\
 dcbench: a data-curation benchmark harness in the style of DCLM.
@@ -34,7 +44,13 @@ Exit codes: 0 ok, 2 bad recipe or option, 3 unusable data, 4 failed work.
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+# A group whose first argument is none of its subcommands runs this one: `dcbench eval MODEL ...`
+# is `dcbench eval run MODEL ...`, the command line people type most.
+IMPLIED_SUBCOMMAND = {"eval": "run"}
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse._SubParsersAction]]:
+    """The parser, and the subcommand groups that `IMPLIED_SUBCOMMAND` looks into."""
     parser = argparse.ArgumentParser(
         prog="dcbench", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -42,25 +58,28 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    from dcbench.pools.cli import add_commands as add_pool_commands
-    from dcbench.baselines.cli import add_commands as add_baseline_commands
-    from dcbench.training.cli import add_commands as add_training_commands
-    from dcbench.eval.cli import add_commands as add_eval_commands
-    from dcbench.leaderboard.cli import add_commands as add_leaderboard_commands
-    from dcbench.baselines.mixing.cli import add_commands as add_mix_commands
-
-    add_pool_commands(sub)
-    add_baseline_commands(sub)
+    pool = add_pool_commands(sub)
+    add_baseline_commands(sub, labels=PlantedLabels())  # the toy pool's ground truth, where documents carry it
     add_training_commands(sub)
-    add_eval_commands(sub)
+    evaluate = add_eval_commands(sub)
     add_leaderboard_commands(sub)
-    add_mix_commands(sub)
-    return parser
+    mix = add_mix_commands(sub)
+    add_flow_commands(sub, pool=pool, evaluate=evaluate, mix=mix)
+    return parser, {"eval": evaluate}
+
+
+def expand_implied(argv: list[str], groups: dict[str, argparse._SubParsersAction]) -> list[str]:
+    """`eval MODEL ...` -> `eval run MODEL ...`; anything else (a subcommand, -h) stays as it is."""
+    if len(argv) >= 2 and argv[0] in IMPLIED_SUBCOMMAND:
+        first = argv[1]
+        if first not in groups[argv[0]].choices and first not in ("-h", "--help"):
+            return [argv[0], IMPLIED_SUBCOMMAND[argv[0]], *argv[1:]]
+    return argv
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    parser, groups = build_parser()
+    args = parser.parse_args(expand_implied(sys.argv[1:] if argv is None else list(argv), groups))
     try:
         return int(args.func(args) or 0)
     except DcbenchError as e:

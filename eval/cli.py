@@ -1,8 +1,20 @@
-"""`dcbench eval MODEL --suite ...`, `dcbench eval download`, `dcbench eval toy-suite`."""
+"""`dcbench eval [run] MODEL --suite ...` and `dcbench eval download`.
+
+`dcbench eval MODEL ...` is short for `dcbench eval run MODEL ...` (the command
+line expands it). `dcbench eval toy-suite` draws its items from the toy pool's
+language, so it crosses stages: `dcbench.flows.cli` adds it to the group
+`add_commands` returns.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from dcbench.eval.download import DEFAULT_BASE_URL, download_tasks
+from dcbench.eval.runner import default_tasks_dir, run_suite
+
+SUITES = ["core", "extended", "mmlu", "core+mmlu", "toy"]
 
 EPILOG = """\
 examples:
@@ -12,45 +24,48 @@ examples:
   dcbench eval toy-suite --out toy_eval                   # the toy suite built from the toy pool's grammar
   dcbench eval runs/model --suite toy --tasks-dir toy_eval
 
+`dcbench eval MODEL ...` is short for `dcbench eval run MODEL ...`.
 Suites: core (22 tasks), extended (53), mmlu (5-shot, 57 subjects macro-averaged), core+mmlu, toy.
 Scores are centered accuracy with DCLM's random baselines (v2 by default, --version v1).
 A missing task file marks the aggregate incomplete and names it; it is never averaged away.
 """
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
+def add_commands(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """Add `eval` with `run` and `download`; return its group, for the flows' `toy-suite`."""
     e = sub.add_parser("eval", help="evaluate a model on CORE, EXTENDED, MMLU or the toy suite",
                        description="The fixed evaluator: LLM-Foundry in-context task formats and DCLM's aggregation.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    e.add_argument("model", help="a `dcbench train` run dir, a checkpoint, a local Hugging Face model dir; "
-                                 "or `download` / `toy-suite`")
-    e.add_argument("--suite", default="core", choices=["core", "extended", "mmlu", "core+mmlu", "toy"])
-    e.add_argument("--version", default="v2", choices=["v2", "v1"], help="random baselines (default v2)")
-    e.add_argument("--tasks-dir", default=None, help="task files (LLM-Foundry local_data layout, or a toy suite dir)")
-    e.add_argument("-o", "--output", default=None, help="results JSON (default: beside the model)")
-    e.add_argument("--tokenizer", default=None, help="tokenizer.json, when the model's is not beside its tokens")
-    e.add_argument("--batch-size", type=int, default=8)
-    e.add_argument("--limit", type=int, default=None, help="score only the first N examples a task (a smoke run)")
-    e.add_argument("--base-url", default=None, help="with `download`: where the task files come from")
-    e.add_argument("--out", default=None, help="with `download` / `toy-suite`: the directory to write")
-    e.add_argument("--seed", type=int, default=0, help="with `toy-suite`: the generator seed")
-    e.set_defaults(func=_eval)
+    esub = e.add_subparsers(dest="eval_command", metavar="EVAL_COMMAND")
+    esub.required = True
+
+    r = esub.add_parser("run", help="score a model on a suite (`dcbench eval MODEL ...` for short)",
+                        description="Score MODEL on every task of the suite and write the results JSON.",
+                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("model", help="a `dcbench train` run dir, a checkpoint, or a local Hugging Face model dir")
+    r.add_argument("--suite", default="core", choices=SUITES)
+    r.add_argument("--version", default="v2", choices=["v2", "v1"], help="random baselines (default v2)")
+    r.add_argument("--tasks-dir", default=None, help="task files (LLM-Foundry local_data layout, or a toy suite dir)")
+    r.add_argument("-o", "--output", default=None, help="results JSON (default: beside the model)")
+    r.add_argument("--tokenizer", default=None, help="tokenizer.json, when the model's is not beside its tokens")
+    r.add_argument("--batch-size", type=int, default=8)
+    r.add_argument("--limit", type=int, default=None, help="score only the first N examples a task (a smoke run)")
+    r.set_defaults(func=_run)
+
+    d = esub.add_parser("download", help="fetch LLM-Foundry's task files (CORE, EXTENDED, MMLU)",
+                        description=("Fetch the task files DCLM's suites read into the tasks dir (LLM-Foundry's "
+                                     "local_data layout), verify them, and resume what an earlier call left."))
+    d.add_argument("--out", default=None,
+                   help="the tasks dir to write (default $DCBENCH_EVAL_DATA or ~/.cache/dcbench/eval/local_data)")
+    d.add_argument("--base-url", default=DEFAULT_BASE_URL, help="where the task files come from (a file:// mirror works)")
+    d.add_argument("--task", action="append", default=None, metavar="NAME",
+                   help="only this task or suite (repeat; default every task)")
+    d.add_argument("--force", action="store_true", help="fetch again files already there")
+    d.set_defaults(func=_download)
+    return esub
 
 
-def _eval(args: argparse.Namespace) -> int:
-    if args.model == "download":
-        return _download(args)
-    if args.model == "toy-suite":
-        from dcbench.eval.toy import build_toy_suite
-
-        out = args.out or "toy_eval"
-        suite = build_toy_suite(out, seed=args.seed)
-        print(f"toy suite: {len(suite.get('tasks', suite))} tasks -> {out}")
-        return 0
-    from pathlib import Path
-
-    from dcbench.eval.runner import run_suite
-
+def _run(args: argparse.Namespace) -> int:
     output = args.output
     if output is None:
         base = Path(args.model)
@@ -62,10 +77,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from dcbench.eval.download import DEFAULT_BASE_URL, download_tasks
-    from dcbench.eval.runner import default_tasks_dir
-
     dest = args.out or str(default_tasks_dir())
-    report = download_tasks(dest, base_url=args.base_url or DEFAULT_BASE_URL)
-    print(report.summary() if hasattr(report, "summary") else report)
+    report = download_tasks(dest, base_url=args.base_url, tasks=args.task, force=args.force)
+    print(report.summary())
     return 0

@@ -33,6 +33,10 @@ import torch
 
 from dcbench.errors import ConfigError, DataError
 from dcbench.manifest import MANIFEST_NAME, Manifest
+from dcbench.training.model import OpenLM
+from dcbench.training.scales import ModelConfig
+from dcbench.training.tokenizer import eot_id, file_sha256, load_tokenizer, pad_id, vocab_size
+from dcbench.training.trainer import load_weights
 
 __all__ = ["EvalModel", "load_model", "bf16_supported", "resolve_device"]
 
@@ -192,8 +196,6 @@ def _run_layout(p: Path) -> tuple[Path | None, Path | None]:
 
 def _model_config(state: dict, config: dict | None) -> tuple[Any, dict]:
     """(ModelConfig, tier record or {}) from config.json or a checkpoint's tier; else from shapes."""
-    from dcbench.training.scales import ModelConfig
-
     tier = (config or {}).get("tier") or {}
     model = (config or {}).get("model") or tier.get("model")
     if model:
@@ -270,10 +272,6 @@ def _pick_tokenizer(given, run_dir: Path | None, model_dir: Path | None, tokens_
 
 
 def _load_dcbench(p: Path, device: torch.device, tokenizer) -> EvalModel:
-    from dcbench.training.model import OpenLM
-    from dcbench.training.tokenizer import eot_id, file_sha256, load_tokenizer, pad_id, vocab_size
-    from dcbench.training.trainer import load_weights
-
     run_dir, model_dir = _run_layout(p)
     try:
         state, config = load_weights(p)
@@ -343,7 +341,7 @@ def _encoder(tok) -> Callable[[str], list[int]]:
 
 
 def _load_hf(p: Path, device: torch.device, tokenizer) -> EvalModel:
-    try:
+    try:  # deferred: transformers is optional (the `hf` extra), and costs seconds to import
         import transformers  # noqa: F401
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as e:

@@ -27,9 +27,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dcbench import __version__
+from tqdm import tqdm
+
+from dcbench import __version__, table
 from dcbench.atomic import write_atomic
 from dcbench.errors import ConfigError, DataError
+from dcbench.eval.aggregate import aggregate
+from dcbench.eval.suites import get_suite, task_names
+from dcbench.eval.tasks import TaskConfig, load_task
+from dcbench.eval.toy import load_toy_suite, toy_aggregate, toy_task_specs
 from dcbench.manifest import content_id
 
 DEFAULT_TASKS_DIR = Path("~/.cache/dcbench/eval/local_data")
@@ -48,8 +54,6 @@ def default_tasks_dir() -> Path:
 def _plan(suite: str, version: str, tasks_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Task plans [{name, path, type, num_fewshot, baseline, prompt, category}] and suite facts."""
     if suite.lower() == TOY_SUITE:
-        from dcbench.eval.toy import load_toy_suite, toy_task_specs
-
         defined = load_toy_suite(tasks_dir)
         specs = defined["tasks"] if defined else toy_task_specs()
         plans = [{"name": s["label"], "path": tasks_dir / s["dataset_uri"], "type": s["icl_task_type"],
@@ -58,11 +62,8 @@ def _plan(suite: str, version: str, tasks_dir: Path) -> tuple[list[dict[str, Any
                   "category": s.get("category", "toy")} for s in specs]
         facts = {"suite_id": defined.get("id") if defined else None, "specs": specs}
         if defined is None:
-            facts["hint"] = (f"no toy suite in {tasks_dir}: write one with eval.toy.build_toy_suite"
-                             f"({str(tasks_dir)!r})")
+            facts["hint"] = f"no toy suite in {tasks_dir}: write one with `dcbench eval toy-suite --out {tasks_dir}`"
         return plans, facts
-    from dcbench.eval.suites import get_suite
-
     spec_suite = get_suite(suite, version)
     plans = []
     for t in spec_suite.tasks:
@@ -83,8 +84,6 @@ def _task_path(tasks_dir: Path, root: str, rel: str) -> Path:
 
 def task_config(plan: dict[str, Any], max_seq_len: int):
     """The scorer's `TaskConfig` for one task plan."""
-    from dcbench.eval.tasks import TaskConfig
-
     p = plan["prompt"]
     known = {"continuation_delimiter", "example_delimiter", "prelimiter", "question_prelimiter", "cot_delimiter",
              "stop_strings", "has_categories", "do_normalization", "prompt_string"}
@@ -121,11 +120,7 @@ def _acc_of(v: Any) -> float | None:
 
 def _aggregate(suite: str, version: str, accs: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
     if suite.lower() == TOY_SUITE:
-        from dcbench.eval.toy import toy_aggregate
-
         return toy_aggregate(accs, facts.get("specs"))
-    from dcbench.eval.aggregate import aggregate
-
     return aggregate(accs, version)
 
 
@@ -135,14 +130,13 @@ def _fmt_agg(v: Any) -> str:
 
 def format_table(results: dict[str, Any]) -> str:
     """The per-task table and the aggregates, as printed at the end of a run."""
-    rows = [("task", "type", "shots", "n", "accuracy", "baseline", "seconds")]
+    rows = []
     for name, t in results["tasks"].items():
         rows.append((name, t["type"], str(t["num_fewshot"]), str(t["n"]), f"{100 * t['accuracy']:.2f}",
                      f"{t['random_baseline']:g}", f"{t['seconds']:.1f}"))
     for name in results["missing"]:
         rows.append((name, "error" if name in results.get("errors", {}) else "missing", "", "", "", "", ""))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines = [table.format_table(("task", "type", "shots", "n", "accuracy", "baseline", "seconds"), rows)]
     aggs = results.get("aggregates") or {}
     headline = [k for k in ("CORE", "EXTENDED", "MMLU", "TOY", "Core", "Extended") if k in aggs]
     for k in headline:
@@ -156,16 +150,16 @@ def run_suite(model_path, suite: str, *, tasks_dir=None, out_path=None, version:
     """Evaluate `model_path` on `suite` ("core", "extended", "mmlu", "core+mmlu" or "toy").
 
     `tasks_dir` holds the task files (LLM-Foundry's local_data layout; for "toy" the
-    directory `build_toy_suite` wrote); default `default_tasks_dir()`. `limit` scores the
+    directory `dcbench eval toy-suite` wrote); default `default_tasks_dir()`. `limit` scores the
     first `limit` examples of each task (a smoke run: `complete` is then false).
     `model` is an already loaded `EvalModel` (then `model_path` is only recorded).
     A task whose file is absent, or that fails with a DataError (a malformed file, prompts
     longer than the model's context), is listed in `missing` (the latter also in `errors`).
     Returns the results dict; writes it to `out_path` when given.
     """
+    # deferred: the model and the scorer import torch (~2 s measured); `dcbench eval --help` must not pay it
     from dcbench.eval.model import load_model
     from dcbench.eval.scoring import evaluate_task
-    from dcbench.eval.tasks import load_task
 
     tasks_dir = Path(tasks_dir).expanduser() if tasks_dir is not None else default_tasks_dir()
     if batch_size < 1:
@@ -174,7 +168,7 @@ def run_suite(model_path, suite: str, *, tasks_dir=None, out_path=None, version:
         raise ConfigError(f"limit must be >= 1 (got {limit})")
     plans, facts = _plan(suite, version, tasks_dir)
     if not tasks_dir.is_dir():
-        where = "write it with eval.toy.build_toy_suite" if suite.lower() == TOY_SUITE else \
+        where = f"write it with `dcbench eval toy-suite --out {tasks_dir}`" if suite.lower() == TOY_SUITE else \
             "fetch the task files with `dcbench eval download` (eval.download.download_tasks)"
         raise ConfigError(f"task directory {tasks_dir} does not exist: {where}, or pass --tasks-dir "
                           f"(or set DCBENCH_EVAL_DATA)")
@@ -183,8 +177,6 @@ def run_suite(model_path, suite: str, *, tasks_dir=None, out_path=None, version:
 
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=len(plans), desc=f"eval {suite}", unit="task", disable=None, file=sys.stderr)
     tasks: dict[str, dict[str, Any]] = {}
     missing: list[str] = []
@@ -242,8 +234,6 @@ def run_suite(model_path, suite: str, *, tasks_dir=None, out_path=None, version:
     in_suite = {p["name"] for p in plans}  # the aggregate's own list spans all 53 tasks
     all_missing = [n for n in dict.fromkeys([*missing, *(agg_missing or [])]) if n in in_suite]
     if suite.lower() != TOY_SUITE:  # keep DCLM's task order
-        from dcbench.eval.suites import task_names
-
         order = {n: i for i, n in enumerate(task_names())}
         all_missing.sort(key=lambda n: order.get(n, len(order)))
     truncated = limit is not None and any(t["n"] < t["total"] for t in tasks.values())

@@ -1,10 +1,19 @@
-"""`dcbench pool ...`: get a pool of documents to curate."""
+"""`dcbench pool ...`: get a pool of documents to curate.
+
+`dcbench pool toy` also trains a quality classifier and writes the toy
+evaluation suite, so it crosses stages: `dcbench.flows.cli` adds it to the
+group `add_commands` returns.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-TOY_CLASSIFIER = "quality/fasttext_hq_vs_pool.bin"  # what baselines/recipes/dclm_baseline.yaml scores with
+from dcbench.errors import ConfigError
+from dcbench.pools.download import download
+from dcbench.pools.ingest import ingest
+from dcbench.pools.tiers import format_table
+from dcbench.pools.toy_sources import build_toy_sources
 
 EPILOG = """\
 examples:
@@ -17,7 +26,8 @@ examples:
 """
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
+def add_commands(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """Add `pool` and its stage-only subcommands; return the group, for the flows' `pool toy`."""
     pool = sub.add_parser(
         "pool",
         help="get a pool: toy, toy mixing sources, ingest WARC/WET, download by manifest, list tiers",
@@ -27,25 +37,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     psub = pool.add_subparsers(dest="pool_command", metavar="POOL_COMMAND")
     psub.required = True
-
-    toy = psub.add_parser(
-        "toy",
-        help="generate the embedded toy pool with planted, labelled defects",
-        description=(
-            "Generate a pool deterministically from a seed: clean prose plus planted defects "
-            "(boilerplate, spam URLs, non-English, bullets, repetition, duplicates, too short/long). "
-            "Every document carries its ground truth in `planted`, so each filter's precision and "
-            "recall can be measured. Also writes reference/hq.jsonl, a small high-quality set for "
-            "training a quality classifier, and trains one on it (quality/fasttext_hq_vs_pool.bin)."
-        ),
-    )
-    toy.add_argument("--out", required=True, help="output directory (shards, manifest.json, reference/)")
-    toy.add_argument("--docs", type=int, default=4000, help="number of pool documents (default 4000)")
-    toy.add_argument("--shards", type=int, default=8, help="number of shards (default 8)")
-    toy.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
-    toy.add_argument("--no-classifier", action="store_true",
-                     help=f"skip training {TOY_CLASSIFIER} (reference set vs pool, DCLM's fastText settings)")
-    toy.set_defaults(func=_toy)
 
     ts = psub.add_parser(
         "toy-sources",
@@ -97,33 +88,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     tiers = psub.add_parser("tiers", help="show DCLM's pool for each scale tier")
     tiers.set_defaults(func=_tiers)
-
-
-def _toy(args: argparse.Namespace) -> int:
-    from dcbench.pools.toy import build_toy_pool
-
-    manifest = build_toy_pool(args.out, n_docs=args.docs, n_shards=args.shards, seed=args.seed)
-    print(f"toy pool: {manifest.documents} documents in {len(manifest.shards)} shards -> {args.out}")
-    if not args.no_classifier:
-        from dcbench.baselines.quality.fasttext_quality import train
-
-        # DCLM's recipe: the high-quality reference set against raw pool pages.
-        report = train([f"{args.out}/reference/hq.jsonl"], manifest.shard_uris(args.out),
-                       f"{args.out}/{TOY_CLASSIFIER}", bucket=100_000, seed=args.seed + 42)
-        print(f"quality classifier: {report.train_examples:,} examples, train precision@1 "
-              f"{report.train_precision_at_1:.3f} -> {args.out}/{TOY_CLASSIFIER}")
-    from dcbench.eval.toy import build_toy_suite
-
-    suite = build_toy_suite(f"{args.out}/eval", seed=args.seed)
-    print(f"toy evaluation suite: {len(suite['tasks'])} held-out tasks -> {args.out}/eval "
-          f"(dcbench eval MODEL --suite toy --tasks-dir {args.out}/eval)")
-    return 0
+    return psub
 
 
 def _toy_sources(args: argparse.Namespace) -> int:
-    from dcbench.errors import ConfigError
-    from dcbench.pools.toy_sources import build_toy_sources
-
     if min(args.docs, args.valid_docs, args.shards) < 1:
         raise ConfigError("--docs, --valid-docs and --shards must be at least 1")
     built = build_toy_sources(args.out, docs_per_source=args.docs, valid_docs=args.valid_docs,
@@ -136,23 +104,17 @@ def _toy_sources(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from dcbench.pools.ingest import ingest
-
     report = ingest(args.inputs, args.out, docs_per_shard=args.docs_per_shard)
     print(report.summary())
     return 0
 
 
 def _download(args: argparse.Namespace) -> int:
-    from dcbench.pools.download import download
-
     report = download(args.manifest, args.dir, workers=args.workers)
     print(report.summary())
     return 0
 
 
 def _tiers(args: argparse.Namespace) -> int:
-    from dcbench.pools.tiers import format_table
-
     print(format_table())
     return 0

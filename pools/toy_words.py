@@ -1,4 +1,4 @@
-"""Word lists for the toy pool generator (pools/toy.py), written for dcbench.
+"""Word lists for the toy language (pools/toy_grammar.py, pools/toy_defects.py), written for dcbench.
 
 Plain space-separated strings keep the lists compact; `words()` splits them.
 Verbs are base forms: a trailing `+` marks a doubled final consonant

@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import textwrap
-from pathlib import Path
 
-DEFAULT_TOKENIZER = Path(os.environ.get("DCBENCH_CACHE", "~/.cache/dcbench")).expanduser() / "tokenizers" / "gpt-neox-20b.json"
+from dcbench.cliargs import parse_overrides
+from dcbench.errors import ConfigError
+from dcbench.mixture import load_mixture
+from dcbench.training.scales import format_table, get_tier
+from dcbench.training.tier_tokenizer import DEFAULT_TOKENIZER, NEOX, tokenizer_for
+from dcbench.training.tokenize import tokenize_dataset, tokenize_mixture
+from dcbench.training.tokenizer import download_tokenizer, load_tokenizer, vocab_size
 
 TRAIN_EPILOG = """\
 examples:
@@ -100,54 +105,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _scales(args: argparse.Namespace) -> int:
-    from dcbench.training.scales import format_table
-
     print(format_table())
     return 0
 
 
 def _download(args: argparse.Namespace) -> int:
-    from dcbench.training.tokenizer import download_tokenizer
-
     path = download_tokenizer(args.dest, repo=args.repo, base_url=args.base_url)
     print(f"tokenizer -> {path}")
     return 0
 
 
-def _tokenizer_for(tier, datasets: str | list[str], out: str, given: str | None) -> str:
-    """The tokenizer file a tier uses: given, the downloaded NeoX one, or a BPE trained on the dataset(s)
-    (all of a mixture's sources)."""
-    from dcbench.errors import ConfigError
-
-    if isinstance(datasets, str):
-        datasets = [datasets]
-    if given:
-        return given
-    if tier.tokenizer == "gpt-neox-20b":
-        if not DEFAULT_TOKENIZER.is_file():
-            raise ConfigError(f"tier {tier.name} uses the GPT-NeoX-20B tokenizer: run `dcbench tokenizer download` "
-                              f"or pass --tokenizer PATH/tokenizer.json")
-        return str(DEFAULT_TOKENIZER)
-    size = int(tier.tokenizer.removeprefix("bpe-"))
-    path = Path(out) / "tokenizer.json"
-    if not path.is_file():
-        from dcbench.poolref import resolve_pool
-        from dcbench.shards import Bad, read_shard
-        from dcbench.training.tokenizer import train_bpe
-
-        texts = (d["text"] for dataset in datasets for uri in resolve_pool(dataset).uris
-                 for d in read_shard(uri) if not isinstance(d, Bad))
-        train_bpe(texts, size, path)
-        print(f"trained a {size}-token BPE on {', '.join(datasets)} -> {path}")
-    return str(path)
-
-
 def _tokenize(args: argparse.Namespace) -> int:
-    from dcbench.errors import ConfigError
-    from dcbench.training.scales import get_tier
-    from dcbench.training.tokenize import tokenize_dataset, tokenize_mixture
-    from dcbench.training.tokenizer import load_tokenizer, vocab_size
-
     if (args.dataset is None) == (args.mix is None):
         raise ConfigError("give exactly one of DATASET or --mix MIXTURE.yaml")
     if args.tokens is not None and args.mix is None:
@@ -155,14 +123,12 @@ def _tokenize(args: argparse.Namespace) -> int:
     tier = get_tier(args.tier)
     mixture = None
     if args.mix is not None:
-        from dcbench.baselines.mixing.mixture import load_mixture
-
         mixture = load_mixture(args.mix)
         datasets = list(mixture.sources.values())  # every source, whatever its weight: one BPE for all mixtures
     else:
         datasets = [args.dataset]
-    tok_path = _tokenizer_for(tier, datasets, args.output, args.tokenizer)
-    if mixture is not None and args.tokenizer is None and tier.tokenizer != "gpt-neox-20b":
+    tok_path = tokenizer_for(tier, datasets, args.output, args.tokenizer)
+    if mixture is not None and args.tokenizer is None and tier.tokenizer != NEOX:
         print("note: this BPE was trained on all the mixture's sources; for a mixing experiment train it once and "
               f"pass --tokenizer {tok_path} to every mixture, so their losses are comparable")
     if vocab_size(load_tokenizer(tok_path)) > tier.model.vocab_size:
@@ -185,23 +151,8 @@ def _tokenize(args: argparse.Namespace) -> int:
     return 0
 
 
-def _overrides(pairs: list[str]) -> dict:
-    import yaml
-
-    from dcbench.errors import ConfigError
-
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set {pair!r}: write KEY=VALUE, e.g. --set lr=1e-3")
-        out[key.strip()] = yaml.safe_load(value)
-    return out
-
-
 def _train(args: argparse.Namespace) -> int:
-    from dcbench.errors import ConfigError
-    from dcbench.training.scales import get_tier
+    # deferred: the trainer imports torch (~2 s measured); --help and `dcbench tokenize` must not pay it
     from dcbench.training.trainer import grow_until, train
 
     if args.grow:
@@ -209,14 +160,14 @@ def _train(args: argparse.Namespace) -> int:
             raise ConfigError("--grow needs --init-from (the reference checkpoint) and --val-data (held-out tokens)")
         grown = grow_until(args.init_from, get_tier(args.tier), args.data, args.val_data, args.out,
                            start_layers=args.inherit_layers, max_rounds=args.max_rounds,
-                           overrides=_overrides(args.set) or None, amp=not args.no_amp,
+                           overrides=parse_overrides(args.set) or None, amp=not args.no_amp,
                            steps_per_round=args.max_steps)  # grown models are off-leaderboard by nature
         verdict = "reached" if grown.reached else "did not reach"
         print(f"grow: {len(grown.rounds)} rounds, {verdict} the reference's validation loss "
               f"{grown.reference_loss:.4f} -> {grown.final_dir}")
         return 0
     result = train(get_tier(args.tier), args.data, args.out, max_steps=args.max_steps,
-                   overrides=_overrides(args.set) or None, off_leaderboard=args.off_leaderboard,
+                   overrides=parse_overrides(args.set) or None, off_leaderboard=args.off_leaderboard,
                    init_from=args.init_from, inherit_layers=args.inherit_layers,
                    checkpoint_every=args.checkpoint_every, amp=not args.no_amp, peak_flops=args.peak_flops)
     if int(os.environ.get("RANK", "0")) != 0:

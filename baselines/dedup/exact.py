@@ -31,6 +31,8 @@ from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 import numpy as np
 import xxhash
 
+from dcbench.shards import Bad
+
 Normalization = Literal["none", "strip_lower", "whitespace_lower", "url"]
 HashName = Literal["xxh3_128", "md5"]
 Keep = Literal["first", "min", "max"]
@@ -87,8 +89,6 @@ def _digest_fn(name: str) -> Callable[[bytes], bytes]:
 def iter_values(docs: Iterable[Any], content_key: str = "text") -> Iterable[str]:
     """The `content_key` string of each good document; `Bad` records are skipped,
     plain strings are taken as the content itself."""
-    from dcbench.shards import Bad
-
     for i, doc in enumerate(docs):
         if isinstance(doc, Bad):
             continue

@@ -1,9 +1,20 @@
-"""`dcbench mix propose | run | fit | optimize`: data mixing laws end to end."""
+"""`dcbench mix propose | fit | optimize`: data mixing laws on the curation side.
+
+`dcbench mix run` trains models, so it crosses into training: `dcbench.flows.cli`
+adds it to the group `add_commands` returns.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
+
+from dcbench.baselines.mixing.grid import caps_from_tokens, sample_dirichlet, sample_grid
+from dcbench.cliargs import parse_pairs
+from dcbench.errors import ConfigError
+from dcbench.mixture import Mixture, save_mixture
+from dcbench.table import format_table
 
 EPILOG = """\
 a mixing experiment on the toy sources (no download):
@@ -19,7 +30,8 @@ a mixing experiment on the toy sources (no download):
 """
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
+def add_commands(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """Add `mix` and its curation-side subcommands; return the group, for the flows' `mix run`."""
     mix = sub.add_parser("mix", help="data mixing laws: propose mixtures, run them, fit the law, optimize",
                          description=("Data mixing laws (Ye et al. 2024): the validation loss of each domain "
                                       "is c + k exp(t . r) in the mixture proportions r (M4). Fit it on small "
@@ -39,21 +51,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--out", required=True, help="folder for mix-NNN.yaml files")
     p.set_defaults(func=_propose)
-
-    r = msub.add_parser("run", help="tokenize, train and validate one small model per mixture",
-                        description=("For each mixture file in MIXTURES: tokenize with one shared tokenizer, "
-                                     "train the tier, and record the loss on each validation domain in "
-                                     "OUT/runs.jsonl. Finished mixtures are skipped on a re-run."))
-    r.add_argument("mixtures", help="a folder of mixture files (from `mix propose`) or one file")
-    r.add_argument("--valid", action="append", required=True, metavar="DOMAIN=DATASET",
-                   help="a validation domain and its held-out documents (repeat)")
-    r.add_argument("--tier", required=True, help="the scale tier every run trains")
-    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="tier override for every run, e.g. multiplier=0.25 (runs are off-leaderboard)")
-    r.add_argument("--tokenizer", default=None, help="tokenizer.json (default: the tier's, or one BPE on all sources)")
-    r.add_argument("--workers", type=int, default=None, help="Ray workers for tokenizing")
-    r.add_argument("-o", "--out", required=True, help="experiment folder")
-    r.set_defaults(func=_run)
 
     f = msub.add_parser("fit", help="fit the M4 law per validation domain (and the aggregate) on runs.jsonl",
                         description=("Fit L_i(r) = exp(log_c) + exp(log_k + t.r) per validation domain with the "
@@ -88,6 +85,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--method", choices=("grid", "simplex"), default="grid")
     o.add_argument("-o", "--out", required=True, help="mixture file to write (for `dcbench tokenize --mix`)")
     o.set_defaults(func=_optimize)
+    return msub
 
 
 def _sources_args(p: argparse.ArgumentParser) -> None:
@@ -99,28 +97,10 @@ def _sources_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target-tokens", type=float, default=None, help="tokens of one run (for caps)")
 
 
-def _pairs(items: list[str], what: str, cast=str) -> dict:
-    from dcbench.errors import ConfigError
-
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"{what} {item!r}: write NAME=VALUE")
-        try:
-            out[key] = cast(value)
-        except ValueError as e:
-            raise ConfigError(f"{what} {item!r}: {e}") from e
-    return out
-
-
 def _caps(names: list[str], args: argparse.Namespace) -> list[float]:
-    from dcbench.baselines.mixing.grid import caps_from_tokens
-    from dcbench.errors import ConfigError
-
     caps = {n: 1.0 for n in names}
-    caps.update(_pairs(args.cap, "--cap", float))
-    available = _pairs(args.available, "--available", float)
+    caps.update(parse_pairs(args.cap, "--cap", float))
+    available = parse_pairs(args.available, "--available", float)
     if available:
         if args.target_tokens is None:
             raise ConfigError("--available needs --target-tokens (the tokens of one run)")
@@ -133,55 +113,34 @@ def _caps(names: list[str], args: argparse.Namespace) -> list[float]:
 
 
 def _propose(args: argparse.Namespace) -> int:
-    from dcbench.baselines.mixing.grid import sample_dirichlet, sample_grid
-    from dcbench.baselines.mixing.mixture import Mixture, save_mixture
-
-    sources = _pairs(args.source, "--source")
+    sources = parse_pairs(args.source, "--source")
     names = list(sources)
     caps = _caps(names, args)
     draw = (sample_grid(args.n, caps, seed=args.seed) if args.method == "grid"
             else sample_dirichlet(args.n, caps, alpha=args.alpha, seed=args.seed))
     out = Path(args.out)
     sources = {n: _relative_to(spec, out) for n, spec in sources.items()}
-    print("mixture   " + "  ".join(f"{n:>10}" for n in names))
+    rows = []
     for i, row in enumerate(draw):
         name = f"mix-{i:03d}"
         save_mixture(Mixture(sources, dict(zip(names, map(float, row))), {"id": name}), out / f"{name}.yaml")
-        print(f"{name}   " + "  ".join(f"{v:>10.4f}" for v in row))
+        rows.append([name, *(f"{v:.4f}" for v in row)])
+    print(format_table(["mixture", *names], rows))
     print(f"{len(draw)} mixtures -> {out}/")
     return 0
 
 
 def _relative_to(spec: str, folder: Path) -> str:
     """A local source path as the mixture file in `folder` must write it (files read paths from their folder)."""
-    import os
-
     return spec if "://" in spec else os.path.relpath(Path(spec).resolve(), folder.resolve())
 
 
-def _run(args: argparse.Namespace) -> int:
-    from dcbench.baselines.mixing.experiment import run_mixtures
-    from dcbench.baselines.mixing.mixture import load_mixture
-    from dcbench.errors import ConfigError
-    from dcbench.training.cli import _overrides
-
-    src = Path(args.mixtures)
-    files = sorted(src.glob("*.yaml")) if src.is_dir() else [src]
-    if not files:
-        raise ConfigError(f"no mixture files (*.yaml) in {src}; write some with `dcbench mix propose`")
-    mixtures = {f.stem: load_mixture(f) for f in files}
-    runs = run_mixtures(mixtures, _pairs(args.valid, "--valid"), args.tier, args.out, tokenizer=args.tokenizer,
-                        overrides=_overrides(args.set) or None, workers=args.workers)
-    print(f"{len(runs)} runs -> {Path(args.out) / 'runs.jsonl'}")
-    return 0
-
-
 def _fit(args: argparse.Namespace) -> int:
+    # deferred: the law modules import scipy (~0.5 s measured); --help must not pay it
     from dcbench.baselines.mixing.fitted import fit_mixing_law
     from dcbench.baselines.mixing.runs import latest, load_runs, predict_to, table
-    from dcbench.errors import ConfigError
 
-    weights = _pairs(args.valid_weight, "--valid-weight", float) or None
+    weights = parse_pairs(args.valid_weight, "--valid-weight", float) or None
     if weights is None and args.implicit is None:
         raise ConfigError("say how domains add up: --valid-weight DOMAIN=W for each domain, or --implicit K")
     runs = load_runs(args.runs)
@@ -208,17 +167,15 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _print_t(law) -> None:
-    print("t_ij (row: validation domain; negative = the source lowers that loss; rows centred):")
-    print(" " * 14 + "".join(f"{s:>12}" for s in law.sources))
-    for d, row in law.t_matrix().items():
-        print(f"{d:>14}" + "".join(f"{row[s]:>12.3f}" for s in law.sources))
+    rows = [[d, *(f"{row[s]:.3f}" for s in law.sources)] for d, row in law.t_matrix().items()]
+    print(format_table(["domain", *law.sources], rows,
+                       title="t_ij (row: validation domain; negative = the source lowers that loss; rows centred):"))
 
 
 def _optimize(args: argparse.Namespace) -> int:
+    # deferred: the law modules import scipy (~0.5 s measured); --help must not pay it
     from dcbench.baselines.mixing.fitted import MixingLaw
-    from dcbench.baselines.mixing.mixture import Mixture, save_mixture
     from dcbench.baselines.mixing.optimize import optimize
-    from dcbench.errors import ConfigError
 
     law = MixingLaw.load(args.law)
     best = optimize(law, _caps(law.sources, args), floor=args.floor, method=args.method)

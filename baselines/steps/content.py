@@ -24,6 +24,7 @@ import sys
 from operator import itemgetter
 from typing import Any, Callable, Literal
 
+from dcbench.baselines import text as uax29
 from dcbench.baselines.registry import Mapper, Page, step
 from dcbench.errors import ConfigError
 
@@ -56,8 +57,6 @@ def split_words(text: str, model: WordModel = "fasttext", ignore_punctuation: bo
                 ignore_whitespace: bool = True) -> list[str]:
     """DCLM's `split_words`: tokens of `model`, keeping those whose first character is
     alphanumeric (`ignore_punctuation`), or also whitespace ones, or the non-blank ones."""
-    from dcbench.baselines import text as uax29
-
     if model == "uniseg":
         return uax29.split_words(text, ignore_punctuation, ignore_whitespace)
     if model == "fasttext":

@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Literal
 
+from dcbench.baselines.prox.generate import ProxGenerator, chunk_program, doc_program
 from dcbench.baselines.prox.program import doc_keeps, execute_chunk_program
 from dcbench.baselines.registry import Mapper, Page, step
 from dcbench.errors import ConfigError
@@ -34,8 +35,6 @@ from dcbench.errors import ConfigError
 
 @functools.lru_cache(maxsize=4)
 def _generator(model: str, device: str | None, batch_size: int) -> Any:
-    from dcbench.baselines.prox.generate import ProxGenerator
-
     return ProxGenerator(model, device=device, batch_size=batch_size)
 
 
@@ -89,8 +88,6 @@ def prox_doc(*, model: str | None = None, program_key: str = "prox_doc_program",
         meta = _meta(page, meta_key)
         program, source = _stored(page, program_key, allow_list=False), "stored"
         if program is None and generator is not None:
-            from dcbench.baselines.prox.generate import doc_program
-
             program = doc_program(page["text"], generator, max_input_tokens=max_input_tokens,
                                   max_new_tokens=max_new_tokens)
             source = "model"
@@ -133,8 +130,6 @@ def prox_chunk(*, model: str | None = None, program_key: str = "prox_chunk_progr
         meta = _meta(page, meta_key)
         program, source = _stored(page, program_key, allow_list=True), "stored"
         if program is None and generator is not None:
-            from dcbench.baselines.prox.generate import chunk_program
-
             program = chunk_program(page["text"], generator, chunk_tokens=chunk_tokens, max_new_tokens=max_new_tokens)
             source = "model"
         if program is None:

@@ -272,6 +272,7 @@ def test_partitioned_equals_sequential_on_planted_duplicates(annotate):
         assert got == ref, (P, batch)
 
 
+@pytest.mark.slow
 def test_partitioned_equals_sequential_on_real_documents(web_docs):
     with open(web_docs, encoding="utf-8") as f:
         docs = [json.loads(line) for _, line in zip(range(200), f)]
@@ -302,6 +303,7 @@ def test_partitions_save_and_load_continue(tmp_path):
     assert got == ref
 
 
+@pytest.mark.slow
 def test_ray_actor_partitions_match_sequential(ray_session, tmp_path):
     docs = _corpus(random.Random(23), 150)
     ref = _sequential(docs)

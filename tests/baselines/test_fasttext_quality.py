@@ -92,6 +92,7 @@ def test_scorer_loads_by_path_and_rejects_bad_files(tiny_model, tmp_path):
         fq.Scorer(path, hq_label="__label__wiki")
 
 
+@pytest.mark.slow
 def test_classifier_on_shared_quality_data_reaches_090(shared_data, tmp_path):
     train_txt, valid_txt = shared_data / "quality" / "train.txt", shared_data / "quality" / "valid.txt"
     if not (train_txt.is_file() and valid_txt.is_file()):

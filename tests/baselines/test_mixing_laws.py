@@ -10,7 +10,7 @@ import pytest
 from dcbench.baselines.mixing.fitted import MixingLaw, fit_mixing_law
 from dcbench.baselines.mixing.grid import caps_from_tokens, double_diminishing_grid, sample_dirichlet, sample_grid
 from dcbench.baselines.mixing.laws import ImplicitLaw, M4Law, fit_m4, fit_size_law, fit_step_law
-from dcbench.baselines.mixing.mixture import Mixture, load_mixture, save_mixture
+from dcbench.mixture import Mixture, load_mixture, save_mixture
 from dcbench.baselines.mixing.optimize import optimize
 from dcbench.baselines.mixing.runs import Run, append_run, load_runs, predict_to, table
 from dcbench.cli import main
@@ -32,6 +32,7 @@ def _synthetic(n: int, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray], di
     return r, clean, noisy
 
 
+@pytest.mark.slow
 def test_m4_recovers_a_known_law_to_the_noise_level():
     r, clean, noisy = _synthetic(32, seed=1)
     fit, held = slice(0, 24), slice(24, 32)
@@ -46,6 +47,7 @@ def test_m4_recovers_a_known_law_to_the_noise_level():
         assert law.c == pytest.approx(truth.c, abs=0.08)
 
 
+@pytest.mark.slow
 def test_m4_fit_is_exact_without_noise_and_deterministic():
     r, clean, _ = _synthetic(20, seed=2)
     a = fit_m4(r, clean["a"], draws=1)
@@ -59,6 +61,7 @@ def test_fit_rejects_mismatched_shapes():
         fit_m4(np.ones((4, 3)) / 3, np.ones(5))
 
 
+@pytest.mark.slow
 def test_implicit_model_recovers_an_unknown_composition():
     r, clean, _ = _synthetic(40, seed=3)
     shares = {"a": 0.5, "b": 0.3, "c": 0.2}  # hidden from the model
@@ -72,6 +75,7 @@ def test_implicit_model_recovers_an_unknown_composition():
     assert np.allclose(again.predict(r), model.predict(r))
 
 
+@pytest.mark.slow
 def test_step_and_size_laws_extrapolate_known_curves():
     steps = np.array([1000, 1500, 2000, 3000, 4000, 6000, 8000])
     true = lambda s, e, b, beta: e + b / s**beta  # noqa: E731
@@ -160,6 +164,7 @@ def test_mixture_files_check_weights_and_resolve_paths(tmp_path):
         load_mixture(tmp_path / "bad.yaml")
 
 
+@pytest.mark.slow
 def test_runs_table_and_nested_prediction(tmp_path):
     path = tmp_path / "runs.jsonl"
     steps = [1000, 2000, 4000, 8000]
@@ -178,6 +183,7 @@ def test_runs_table_and_nested_prediction(tmp_path):
         load_runs(tmp_path / "bad.jsonl")
 
 
+@pytest.mark.slow
 def test_cli_fit_then_optimize_writes_a_mixture_tokenize_can_read(tmp_path, capsys):
     r, _, noisy = _synthetic(16, seed=6)
     runs = tmp_path / "runs.jsonl"

@@ -113,6 +113,7 @@ NOTEBOOK_FIT = {  # mix_5_domains.ipynb, 70M at 30k steps, all 26 mixtures: (bes
 }
 
 
+@pytest.mark.slow
 def test_five_domain_fits_match_the_paper_code_and_aggregate(mixing):
     weights = json.loads((mixing / "valid_weight.json").read_text())
     losses = load_losses(mixing / "5Mix" / "70M.txt")
@@ -146,6 +147,7 @@ def test_five_domain_fits_match_the_paper_code_and_aggregate(mixing):
 # ------------------------------------------------------------------ step law and grid
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", ["70M", "160M"])
 def test_step_law_from_30k_steps_predicts_the_default_run_at_100k(mixing, size):
     weights = json.loads((mixing / "valid_weight.json").read_text())

@@ -274,6 +274,7 @@ def test_random_texts_match_the_plain_reading():
         assert repetition_failure(text) == _literal_failure(text), repr(text)
 
 
+@pytest.mark.slow
 def test_real_documents_match_the_plain_reading():
     if not DOCS.exists():
         pytest.skip(f"{DOCS} is not available")

@@ -154,6 +154,7 @@ def _dclm_filter(tokens, ignore_punctuation, ignore_whitespace):
     return list(tokens)
 
 
+@pytest.mark.slow
 def test_same_segments_as_uniseg_on_real_documents():
     wordbreak = _uniseg()
     if not DOCS.exists():

@@ -3,6 +3,8 @@ it with the RefinedWeb recipe through the `dcbench` command."""
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import os
 import subprocess
@@ -20,6 +22,7 @@ def dcbench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_toy_pool_then_refinedweb(tmp_path):
     made = dcbench("pool", "toy", "--out", "pool", "--docs", "800", "--shards", "4", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
@@ -37,7 +40,7 @@ def test_toy_pool_then_refinedweb(tmp_path):
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["kind"] == "dataset" and 0 < manifest["documents"] < 800
     report = (run_dir / "report.html").read_text()
-    assert "<svg" in report and "Sample documents removed" in report
+    assert 'data-target="fates-plot"' in report and "Sample documents removed" in report  # per-step plot
 
     # Running it again resumes: every shard is skipped, the dataset id is the same.
     again = dcbench("process", recipe, "--pool", "pool", "--out", "runs/rw", cwd=tmp_path)
@@ -66,8 +69,15 @@ def test_help_teaches():
     assert res.returncode == 0 and "dcbench pool toy" in res.stdout and "Exit codes" in res.stdout
     res = subprocess.run([sys.executable, "-m", "dcbench.cli", "process", "--help"], capture_output=True, text=True)
     assert "resumes" in res.stdout and "--workers" in res.stdout
+    # the flows' commands sit in the stages' groups, as users type them
+    for group, commands in (("pool", ("toy", "toy-sources", "ingest")), ("eval", ("run", "download", "toy-suite")),
+                            ("mix", ("propose", "run", "fit", "optimize"))):
+        res = subprocess.run([sys.executable, "-m", "dcbench.cli", group, "--help"], capture_output=True, text=True)
+        listed = {line.split()[0] for line in res.stdout.splitlines() if line.startswith("    ") and line.strip()}
+        assert res.returncode == 0 and set(commands) <= listed, res.stdout
 
 
+@pytest.mark.slow
 def test_dclm_baseline_on_the_toy_pool_finds_the_planted_duplicates(tmp_path):
     made = dcbench("pool", "toy", "--out", "pool", "--docs", "800", "--shards", "4", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
@@ -122,6 +132,7 @@ def test_quality_train_command(tmp_path):
     assert "80 examples" in res.stdout and (tmp_path / "m.bin").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_reproduce_baseline_runs_the_chain_and_refuses_to_rank_a_smoke_run(tmp_path):
     made = dcbench("pool", "toy", "--out", "pool", "--docs", "300", "--shards", "2", cwd=tmp_path)
     assert made.returncode == 0, made.stderr

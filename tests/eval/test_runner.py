@@ -13,20 +13,20 @@ import pytest
 import torch
 
 from dcbench.errors import ConfigError, DataError
-from dcbench.manifest import MANIFEST_NAME, Manifest
 from dcbench.eval.model import EvalModel, load_model
 from dcbench.eval.runner import default_tasks_dir, run_suite
+from dcbench.eval.suites import get_suite
+from dcbench.manifest import MANIFEST_NAME, Manifest
+from dcbench.pools.toy_grammar import Prose
+from dcbench.training.model import OpenLM
+from dcbench.training.scales import get_tier
+from dcbench.training.tokenizer import file_sha256, train_bpe
+from dcbench.training.trainer import _shard_entry, tier_record
 
 
 def make_run(root: Path, vocab: int = 384, seq_len: int = 128) -> tuple[Path, Manifest, Manifest]:
     """A run dir as `dcbench train` writes it (model/model.pt, model/config.json, manifest.json),
     beside the token shards' dir that holds the BPE and the tokens manifest."""
-    from dcbench.pools.toy import Prose
-    from dcbench.training.model import OpenLM
-    from dcbench.training.scales import get_tier
-    from dcbench.training.tokenizer import file_sha256, train_bpe
-    from dcbench.training.trainer import _shard_entry, tier_record
-
     tokens = root / "tokens"
     tokens.mkdir(parents=True)
     texts = [Prose(random.Random(i), hq=i % 4 == 0).document(100) for i in range(80)]
@@ -121,9 +121,8 @@ def test_missing_tasks_dir_is_a_config_error(run_dir, tmp_path):
         run_suite(run_dir[0], "core", tasks_dir=tmp_path / "absent", progress=False)
 
 
+@pytest.mark.slow
 def test_core_on_real_task_files_with_limit(run_dir, shared_data, tmp_path, capsys):
-    from dcbench.eval.suites import get_suite
-
     local = shared_data / "eval" / "local_data"
     if not local.is_dir():
         pytest.skip(f"{local} is absent")

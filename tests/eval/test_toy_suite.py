@@ -11,20 +11,21 @@ from pathlib import Path
 import pytest
 import torch
 
-from dcbench.manifest import MANIFEST_NAME, Manifest
+from dcbench.cli import build_parser, expand_implied, main
+from dcbench.eval.runner import run_suite
 from dcbench.eval.tasks import load_examples
-from dcbench.eval.toy import TOY_TASKS, build_toy_suite, load_toy_suite, toy_aggregate, toy_items
-from dcbench.pools import toy_words as W
+from dcbench.eval.toy import TOY_TASKS, load_toy_suite, toy_aggregate
+from dcbench.flows.toy_suite import build_toy_suite, toy_items
+from dcbench.manifest import MANIFEST_NAME, Manifest
+from dcbench.pools.toy_grammar import Prose
+from dcbench.training.model import OpenLM
+from dcbench.training.scales import get_tier
+from dcbench.training.tokenizer import file_sha256, train_bpe
+from dcbench.training.trainer import _shard_entry, tier_record
 
 
 def make_run(root: Path, vocab: int = 384) -> tuple[Path, Manifest, Manifest]:
     """A run dir laid out as `dcbench train` writes it, beside token shards holding their BPE."""
-    from dcbench.pools.toy import Prose
-    from dcbench.training.model import OpenLM
-    from dcbench.training.scales import get_tier
-    from dcbench.training.tokenizer import file_sha256, train_bpe
-    from dcbench.training.trainer import _shard_entry, tier_record
-
     tokens = root / "tokens"
     tokens.mkdir(parents=True)
     texts = [Prose(random.Random(i), hq=i % 4 == 0).document(100) for i in range(80)]
@@ -73,6 +74,29 @@ def test_build_is_deterministic_and_in_llm_foundry_format(tmp_path):
     assert not list((tmp_path / "a").rglob("*.tmp*"))
 
 
+def test_the_toy_suite_command_writes_the_same_files(tmp_path, capsys):
+    assert main(["eval", "toy-suite", "--out", str(tmp_path / "cli"), "--seed", "2"]) == 0
+    assert "6 tasks" in capsys.readouterr().out
+    build_toy_suite(tmp_path / "lib", seed=2)
+    assert _bytes(tmp_path / "cli") == _bytes(tmp_path / "lib")
+
+
+def test_eval_subcommands_and_the_model_shorthand(capsys):
+    parser, groups = build_parser()
+    assert set(groups["eval"].choices) == {"run", "download", "toy-suite"}
+    short = parser.parse_args(expand_implied(["eval", "runs/m", "--suite", "toy"], groups))
+    long = parser.parse_args(["eval", "run", "runs/m", "--suite", "toy"])
+    assert vars(short) == vars(long) and short.model == "runs/m"
+    assert expand_implied(["eval", "--suite", "toy", "runs/m"], groups)[:2] == ["eval", "run"]
+    for command in (["eval", "download"], ["eval", "toy-suite"], ["eval"]):
+        assert expand_implied(command, groups) == command  # a subcommand, or the group's own help
+    for command, option in ((["eval", "download"], "--base-url"), (["eval", "toy-suite"], "--seed"),
+                            (["eval", "run"], "--tasks-dir")):
+        with pytest.raises(SystemExit):
+            parser.parse_args([*command, "--help"])
+        assert option in capsys.readouterr().out
+
+
 def test_distractors_are_the_defects_and_gold_is_clean():
     salad = toy_items("toy_word_salad", 20, seed=5)
     for it in salad:
@@ -103,8 +127,6 @@ def test_toy_aggregate_centers_and_marks_missing():
 
 
 def test_toy_suite_end_to_end_results_json(tmp_path):
-    from dcbench.eval.runner import run_suite
-
     run, tman, man = make_run(tmp_path / "runs")
     tasks_dir = tmp_path / "toy_eval"
     build_toy_suite(tasks_dir, seed=0, n_items=12)

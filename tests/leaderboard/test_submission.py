@@ -22,7 +22,7 @@ def pipeline(ray_session):
     from dcbench.baselines.recipe import recipe_from_dict
     from dcbench.runner import run
     from dcbench.eval.runner import run_suite
-    from dcbench.eval.toy import build_toy_suite
+    from dcbench.flows.toy_suite import build_toy_suite
     from dcbench.pools.toy import build_toy_pool
     from dcbench.training.tokenize import tokenize_dataset
     from dcbench.training.tokenizer import train_bpe

@@ -15,6 +15,7 @@ import pytest
 from dcbench.baselines.resources import lid176_path, read_word_list
 from dcbench.manifest import Manifest
 from dcbench.pools.toy import DEFECTS, LABELS, build_toy_pool
+from dcbench.pools.toy_urls import read_url_words
 
 # ------------------------------------------------------------ DCLM checks, written from the spec
 
@@ -236,12 +237,14 @@ def _mislabelled(docs: list[dict]) -> list[tuple]:
     return wrong
 
 
+@pytest.mark.slow
 def test_every_label_matches_the_dclm_thresholds(pool):
     _, _, docs = pool
     wrong = _mislabelled(docs)
     assert not wrong, f"{len(wrong)} documents whose label is not what DCLM would see: {wrong[:5]}"
 
 
+@pytest.mark.slow
 def test_labels_hold_for_another_seed(tmp_path):
     build_toy_pool(str(tmp_path), n_docs=600, n_shards=4, seed=11)
     docs = read_docs(tmp_path)
@@ -390,6 +393,7 @@ def test_reference_set_is_recorded_and_clean(pool):
         assert d["url"] == d["metadata"]["WARC-Target-URI"]
 
 
+@pytest.mark.slow
 def test_a_classifier_can_tell_the_reference_style_from_ordinary_pages(pool, tmp_path):
     """fastText trained on half the reference set vs ordinary clean pages separates the
     other half, and ranks the pool's planted hq_style pages above ordinary ones."""
@@ -412,3 +416,8 @@ def test_a_classifier_can_tell_the_reference_style_from_ordinary_pages(pool, tmp
     assert sum(held) / len(held) > 0.95
     planted = [d["text"] for d in docs if _label(d) == "hq_style"]
     assert sum(map(hq, planted)) / len(planted) > 0.95
+
+
+@pytest.mark.parametrize("kind", ["strict", "hard", "soft"])
+def test_the_pool_plants_against_the_lists_the_filter_reads(kind):
+    assert read_url_words(kind) == read_word_list(f"refinedweb_banned_words_{kind}")

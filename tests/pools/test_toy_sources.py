@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dcbench.baselines.mixing.mixture import load_mixture
+from dcbench.mixture import load_mixture
 from dcbench.baselines.resources import lid176_path
 from dcbench.cli import main
 from dcbench.manifest import Manifest

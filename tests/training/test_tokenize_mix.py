@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dcbench.baselines.mixing.mixture import Mixture, save_mixture
+from dcbench.mixture import Mixture, save_mixture
 from dcbench.cli import main
 from dcbench.errors import ConfigError
 from dcbench.manifest import Manifest

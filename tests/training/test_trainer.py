@@ -149,6 +149,7 @@ def test_resume_refuses_another_configuration(tokens, tmp_path):
         _run(tokens, tmp_path, max_steps=4, overrides={**TINY, "lr": 1e-3})
 
 
+@pytest.mark.slow
 def test_fsdp2_on_two_gloo_ranks_matches_one_process(tokens, tmp_path):
     steps, overrides = 4, {**TINY, "accum": 2}
     single = _run(tokens, tmp_path / "one", max_steps=steps, overrides=overrides, amp=False)

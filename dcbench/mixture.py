@@ -1,4 +1,8 @@
-"""Mixture files: per-source sampling weights that `dcbench tokenize --mix` consumes.
+"""Mixture files: per-source token shares, a file format two stages share.
+
+The curation side writes them (`dcbench mix propose | optimize`, `dcbench pool toy-sources`)
+and training reads them (`dcbench tokenize --mix`), so the format lives in the spine,
+beside the manifest.
 
     # written by `dcbench mix propose` / `dcbench mix optimize`
     kind: mixture

@@ -1,4 +1,4 @@
-"""`leaderboard.reproduce`: every recipe through process -> tokenize -> train -> eval on one
+"""`flows.reproduce`: every recipe through process -> tokenize -> train -> eval on one
 small pool, with one shared tokenizer, and a second call that redoes nothing."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import pytest
 
 from dcbench.baselines.quality.fasttext_quality import train as train_classifier
 from dcbench.errors import ConfigError
-from dcbench.eval.toy import build_toy_suite
-from dcbench.leaderboard.reproduce import reproduce
-from dcbench.pools.cli import TOY_CLASSIFIER
+from dcbench.flows.reproduce import RECIPES_DIR, reproduce
+from dcbench.flows.toy_setup import TOY_CLASSIFIER
+from dcbench.flows.toy_suite import build_toy_suite
 from dcbench.pools.toy import build_toy_pool
 from dcbench.training.tokenizer import file_sha256
 
@@ -33,6 +33,7 @@ def _log_lines(run_dir: str) -> int:
     return sum(1 for _ in (Path(run_dir) / "train_log.jsonl").open())
 
 
+@pytest.mark.slow
 def test_reproduce_runs_every_stage_then_resumes(ray_session, small_pool, tmp_path):
     out = tmp_path / "repro"
     lines: list[str] = []
@@ -86,3 +87,7 @@ def test_unknown_recipe_fails_before_any_work(tmp_path, small_pool):
         reproduce(pool=str(small_pool), out=str(tmp_path / "r"), recipes=("unfiltered", "no_such_recipe"),
                   progress=None)
     assert not (tmp_path / "r" / "unfiltered").exists()
+
+
+def test_shipped_recipes_are_found_in_the_installed_package():
+    assert {"dclm_baseline", "refinedweb"} <= {p.stem for p in RECIPES_DIR.glob("*.yaml")}

@@ -1,4 +1,4 @@
-"""Small runs for a mixing law: for each mixture, tokenize, train, and
+"""Small runs for a mixing law (`dcbench mix run`): for each mixture, tokenize, train, and
 measure the validation loss on every validation domain.
 
     out/tokenizer.json        one tokenizer for every run (losses must be comparable)
@@ -8,7 +8,9 @@ measure the validation loss on every validation domain.
 
 A mixture already in runs.jsonl is skipped, so a re-run resumes. Every run
 trains the same tier with the same overrides and token budget; only the
-mixture differs.
+mixture differs. Mixtures and runs.jsonl are the curation side's files
+(`dcbench.mixture`, `dcbench.baselines.mixing.runs`); tokenizing and training are
+training's, which is why this flow lives here and not in either stage.
 """
 
 from __future__ import annotations
@@ -16,40 +18,39 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from dcbench.baselines.mixing.mixture import Mixture
+import ray
+
 from dcbench.baselines.mixing.runs import Run, append_run, load_runs
 from dcbench.errors import ConfigError
+from dcbench.mixture import Mixture
+from dcbench.runner import ray_init
+from dcbench.training.tier_tokenizer import tokenizer_for
+from dcbench.training.tokenize import tokenize_dataset, tokenize_mixture
+from dcbench.training.trainer import build_model, resolve_tier, train, validation_loss
 
 
 def run_mixtures(mixtures: dict[str, Mixture], valid: dict[str, str], tier, out_dir: str | Path, *,
                  tokenizer: str | None = None, overrides: dict | None = None, workers: int | None = None,
                  seed: int = 0, val_batches: int = 64, log: Callable[[str], object] = print) -> list[Run]:
+    """Train one small model per mixture and record its validation losses in `out_dir/runs.jsonl`."""
     if not mixtures or not valid:
         raise ConfigError("a mixing experiment needs at least one mixture and one validation domain")
     names = {tuple(m.names) for m in mixtures.values()}
     if len(names) != 1:
         raise ConfigError(f"every mixture must name the same sources in the same order, got {sorted(names)}")
-    from dcbench.runner import ray_init
-    from dcbench.training.trainer import resolve_tier
-
     tier = resolve_tier(tier, overrides, off_leaderboard=True)
     ours = ray_init(workers, None)  # one Ray session for every tokenize call
     try:
         return _run_all(mixtures, valid, tier, Path(out_dir), tokenizer, workers, seed, val_batches, log)
     finally:
         if ours:
-            import ray
-
             ray.shutdown()
 
 
 def _run_all(mixtures, valid, tier, out: Path, tokenizer, workers, seed, val_batches, log) -> list[Run]:
-    from dcbench.training.tokenize import tokenize_mixture
-    from dcbench.training.trainer import build_model, train, validation_loss
-
     out.mkdir(parents=True, exist_ok=True)
     first = next(iter(mixtures.values()))
-    tok = tokenizer or _shared_tokenizer(tier, list(first.sources.values()), out)  # the training text only
+    tok = tokenizer or tokenizer_for(tier, list(first.sources.values()), out, log=log)  # the training text only
     val_dirs = {d: _tokens(spec, out / "valid" / d, tok, tier, seed, workers) for d, spec in valid.items()}
     table = out / "runs.jsonl"
     done = {r.mixture: r for r in load_runs(table)} if table.exists() else {}
@@ -73,14 +74,6 @@ def _run_all(mixtures, valid, tier, out: Path, tokenizer, workers, seed, val_bat
     return [done[n] for n in mixtures]
 
 
-def _shared_tokenizer(tier, datasets: list[str], out: Path) -> str:
-    from dcbench.training.cli import _tokenizer_for
-
-    return _tokenizer_for(tier, datasets, str(out), None)
-
-
 def _tokens(spec: str, out: Path, tok: str, tier, seed: int, workers: int | None) -> Path:
-    from dcbench.training.tokenize import tokenize_dataset
-
     tokenize_dataset(spec, str(out), tok, seq_len=tier.model.seq_len, seed=seed, workers=workers)
     return out
