@@ -10,6 +10,7 @@ from pathlib import Path
 import fsspec
 from tqdm import tqdm
 
+from dcbench.baselines.plugins import load_plugin
 from dcbench.baselines.quality.fasttext_quality import train
 from dcbench.baselines.recipe import load_recipe
 from dcbench.baselines.registry import all_steps, get
@@ -18,6 +19,7 @@ from dcbench.errors import ConfigError
 from dcbench.poolref import pool_dir
 from dcbench.report import format_precision_recall, format_summary, render_html
 from dcbench.runner import run
+from dcbench.stepstats import describe_targets
 from dcbench.table import format_table
 
 PROCESS_EPILOG = """\
@@ -26,6 +28,7 @@ examples:
   dcbench process baselines/recipes/dclm_baseline.yaml --pool s3://bucket/pool/manifest.json \\
       --out s3://bucket/runs/dclm --address auto
   dcbench process dclm_baseline_refinedweb.yaml --source-name cc ...   # DCLM's own YAML works too
+  dcbench process my_recipe.yaml --plugin my_filters.py --pool pool/ --out runs/mine   # your own steps
 
 Re-running the same command resumes: finished shards are skipped, failed ones redone.
 Outputs: data/ (kept documents), quarantine/ (bad records with reasons), stats/,
@@ -54,6 +57,7 @@ def add_commands(sub: argparse._SubParsersAction, labels: DocLabels | None = Non
     p.add_argument("--max-quarantine", type=float, default=0.05,
                    help="fail when more than this fraction of records is quarantined (default 0.05)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_plugin_option(p)
     p.set_defaults(func=_process, labels=labels)
 
     q = sub.add_parser(
@@ -84,11 +88,22 @@ def add_commands(sub: argparse._SubParsersAction, labels: DocLabels | None = Non
     s = sub.add_parser("steps", help="list the registered recipe steps and their parameters",
                        description="Every step a recipe may name, with its parameters, types and defaults.")
     s.add_argument("name", nargs="?", help="show one step in full")
+    _add_plugin_option(s)
     s.set_defaults(func=_steps)
 
 
+def _add_plugin_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                   help="load your own steps: an importable module or a .py file that registers steps with "
+                        "@step (repeatable; installed packages can use the 'dcbench.steps' entry point instead)")
+
+
 def _process(args: argparse.Namespace) -> int:
-    recipe = load_recipe(args.recipe, source_name=args.source_name, variables={"pool": pool_dir(args.pool)})
+    recipe = load_recipe(args.recipe, source_name=args.source_name, variables={"pool": pool_dir(args.pool)},
+                         plugins=tuple(args.plugin))
+    for plugin in recipe.plugins:
+        print(f"plugin {plugin.origin or plugin.module} (sha256 {plugin.digest[:12]}): steps "
+              f"{', '.join(s.func for s in recipe.steps if s.spec.module == plugin.module)}", file=sys.stderr)
     bar = None
     docs = [0]
 
@@ -148,15 +163,20 @@ def _quality_train(args: argparse.Namespace) -> int:
 
 
 def _steps(args: argparse.Namespace) -> int:
+    for spec in args.plugin:
+        load_plugin(spec)
     if args.name:
         spec = get(args.name, "dcbench steps")
         print(f"{spec.name} ({spec.kind})\n\n{inspect.getdoc(spec.factory) or ''}\n\nparameters:")
         for p in spec.params.values():
             print(f"  {p.describe()}")
         if spec.targets:
-            print(f"\ntargets (toy-pool labels): {', '.join(spec.targets)}")
+            print(f"\ntargets (toy-pool labels): {describe_targets(spec.targets)}")
+        if not spec.builtin:
+            print(f"\nfrom plugin {spec.module}")
         return 0
-    rows = [(spec.name, spec.kind, spec.summary) for spec in all_steps().values()]
+    rows = [(spec.name if spec.builtin else f"{spec.name} (plugin)", spec.kind, spec.summary)
+            for spec in all_steps().values()]
     print(format_table(("step", "kind", "summary"), rows))
     print("\nparameters, their defaults and accepted values: dcbench steps NAME")
     return 0

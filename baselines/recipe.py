@@ -8,24 +8,40 @@ Two layouts are read:
   ``_aggregate`` are accepted and ignored, as DCLM's processor does).
 
 YAML is read with the safe loader and nothing outside the registry ever runs.
-Every step and parameter is validated here, before any work starts.
+Every step and parameter is validated here, before any work starts. A recipe
+may name installed step plugins by module (`plugins: [my_steps]`); a plugin
+*file* is only ever given on the command line (`--plugin FILE.py`), so that
+reading a recipe never runs code from a path it names.
+
+A recipe's id hashes what it does, never where its files live: the step
+names, the parameters with every file parameter (a quality model, a word
+list; see the registry's `files=`) replaced by the sha256 of the file it
+names, the source digests of the plugins its steps come from, and the code
+version. The same pool and recipe in two directories give the same id.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sys
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import yaml
 
+from dcbench import __version__
+from dcbench.baselines.plugins import Plugin, ensure_loaded, load_plugin, plugin_of
 from dcbench.baselines.registry import StepSpec, get
 from dcbench.contracts import GlobalStep, Mapper, StepKind
 from dcbench.errors import ConfigError
 from dcbench.manifest import content_id
 
-_RECIPE_KEYS = {"name", "description", "steps"}
+_RECIPE_KEYS = {"name", "description", "steps", "plugins"}
+STATE_DIR = "<state directory>"  # what a recipe id holds for a step's state directory (see registry `state=`)
 
 
 @dataclass(frozen=True)
@@ -60,15 +76,27 @@ class Recipe:
     description: str = ""
     source: str = ""  # where it was read from
     text: str = field(default="", compare=False)
+    plugins: tuple[Plugin, ...] = ()  # where its non-built-in steps come from (shipped to workers)
 
-    @property
+    @cached_property
     def id(self) -> str:
-        """Content id of what the recipe does (not of its file's comments or layout)."""
-        return content_id("recipe", [[s.func, s.params] for s in self.steps])
+        """Content id of what the recipe does: not of its file's layout, nor of where its files live.
+        Computed once (file digests) and carried to the workers with the recipe."""
+        steps = [[s.func, content_params(s.spec, s.params)] for s in self.steps]
+        plugins = sorted([p.module, p.digest] for p in self.plugins)
+        return content_id("recipe", {"steps": steps, "plugins": plugins, "code": __version__})
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A worker receiving a recipe first loads its plugins, so that its steps can be looked up.
+        ensure_loaded(state.get("plugins", ()))
+        self.__dict__.update(state)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description,
-                "steps": [{"func": s.func, **s.params} for s in self.steps]}
+        d: dict[str, Any] = {"name": self.name, "description": self.description,
+                             "steps": [{"func": s.func, **s.params} for s in self.steps]}
+        if self.plugins:
+            d["plugins"] = [p.record() for p in self.plugins]
+        return d
 
     def before_first_global(self) -> "Recipe":
         """The local steps before the first global one (DCLM-Baseline: its 26 heuristics)."""
@@ -81,12 +109,17 @@ class Recipe:
 
     def build(self) -> list[tuple[StepConfig, Mapper | GlobalStep]]:
         """Instantiate every step (loads models and word lists)."""
+        ensure_loaded(self.plugins)
         return [(s, s.spec.build(s.params, where=f"{self.source}: step {s.label}")) for s in self.steps]
 
 
-def load_recipe(path: str | Path, source_name: str | None = None, variables: dict[str, str] | None = None) -> Recipe:
+def load_recipe(path: str | Path, source_name: str | None = None, variables: dict[str, str] | None = None,
+                plugins: tuple[str, ...] = ()) -> Recipe:
     """Read and validate a recipe. `variables` fill `{name}` in string parameters
-    (`dcbench process` passes `pool`, the pool's directory)."""
+    (`dcbench process` passes `pool`, the pool's directory); `plugins` (module names
+    or .py files, from `--plugin`) are loaded first."""
+    for spec in plugins:
+        load_plugin(spec)
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -114,6 +147,7 @@ def parse_recipe(data: Any, *, source: str, text: str, default_name: str, source
     unknown = set(data) - _RECIPE_KEYS - {"source"}
     if unknown:
         raise ConfigError(f"{source}: unknown recipe keys {sorted(unknown)}; accepted: {sorted(_RECIPE_KEYS)}")
+    _load_recipe_plugins(data.get("plugins"), source)
     steps = []
     for raw in data["steps"]:
         cfg = _parse_step(raw, len(steps) + 1, source, variables or {})
@@ -122,7 +156,71 @@ def parse_recipe(data: Any, *, source: str, text: str, default_name: str, source
     if not steps:
         raise ConfigError(f"{source}: the recipe has no steps")
     name = str(data.get("name") or data.get("source") or default_name)
-    return Recipe(name, tuple(steps), str(data.get("description", "")), source, text)
+    used = {p.module: p for p in (plugin_of(s.spec) for s in steps) if p is not None}
+    return Recipe(name, tuple(steps), str(data.get("description", "")), source, text,
+                  tuple(used[m] for m in sorted(used)))
+
+
+def _load_recipe_plugins(entries: Any, source: str) -> None:
+    """A recipe's `plugins:` are importable module names (a record from `to_dict` names its module)."""
+    if entries is None:
+        return
+    if not isinstance(entries, list):
+        raise ConfigError(f"{source}: 'plugins' is a list of module names")
+    for entry in entries:
+        module = entry.get("module") if isinstance(entry, dict) else entry
+        if not isinstance(module, str):
+            raise ConfigError(f"{source}: 'plugins' is a list of module names, got {entry!r}")
+        if module.endswith(".py") or "/" in module:
+            raise ConfigError(f"{source}: a recipe names plugins by module only, not by file ({module}); "
+                              f"give a plugin file on the command line: dcbench process --plugin {module} ...")
+        if module in sys.modules and isinstance(entry, dict):
+            continue  # a recorded plugin file already executed here
+        load_plugin(module, flag=f"{source}: plugins:")
+
+
+def content_params(spec: StepSpec, params: dict[str, Any]) -> dict[str, Any]:
+    """`params` as a recipe id hashes them: each file parameter (given or defaulted) replaced by the
+    digest of the file it leads to, each state directory by a marker."""
+    out = dict(params)
+    full = spec.with_defaults(params)
+    for name, resolve in spec.files.items():
+        try:
+            path = resolve(full.get(name))
+        except (ConfigError, OSError):
+            path = ""  # the step reports the missing file itself when it is built
+        if path is not None:
+            out[name] = {"sha256": path_digest(str(path)) if path else "absent"}
+    for name in spec.state:
+        if params.get(name) is not None:
+            out[name] = STATE_DIR
+    return out
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def path_digest(path: str) -> str:
+    """sha256 of a file, or of a directory (its files' relative paths and digests); "absent" if neither.
+    Local or any fsspec URI; remembered per process by path, size and mtime."""
+    fs, p = fsspec.core.url_to_fs(path)
+    try:
+        info = fs.info(p)
+    except (FileNotFoundError, OSError):
+        return "absent"
+    if info.get("type") == "directory":
+        h = hashlib.sha256()
+        for f in sorted(fs.find(p)):
+            h.update(f"{f[len(p.rstrip('/')) + 1:]}\0{path_digest(fs.unstrip_protocol(f))}\n".encode())
+        return h.hexdigest()
+    key = (fs.unstrip_protocol(p), int(info.get("size") or 0), int((info.get("mtime") or 0) * 1e9))
+    if key not in _DIGESTS:
+        h = hashlib.sha256()
+        with fs.open(p, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        _DIGESTS[key] = h.hexdigest()
+    return _DIGESTS[key]
 
 
 def _pick_dclm_source(blocks: list[Any], source: str, source_name: str | None) -> dict[str, Any]:

@@ -51,7 +51,7 @@ class StepInfo(Protocol):
     def kind(self) -> StepKind: ...
 
     @property
-    def targets(self) -> tuple[str, ...]: ...  # document labels (see `DocLabels`) the step is meant to catch
+    def targets(self) -> tuple[str, ...]: ...  # labels (see `DocLabels`) it is meant to catch; "!x": all but x
 
 
 @runtime_checkable

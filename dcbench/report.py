@@ -2,8 +2,9 @@
 recall against the pool's document labels (when the run counted them), and
 a self-contained HTML report (`dcbench.pages`: a Jinja2 template with
 autoescape; Plotly bar charts of what became of the documents reaching each
-step and of the seconds each step took; the step table; sample documents each
-step removed).
+step and of the seconds each step took; the step table; the corpus before
+and after the recipe (words per document, language-id and quality scores,
+from `dcbench.corpusstats`); sample documents each step removed).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 from typing import Any
 
 from dcbench.pages import PLOT_CONFIG, PLOT_FONT, SPINE, plot_text, render
-from dcbench.stepstats import StepStats
+from dcbench.stepstats import StepStats, describe_targets
 from dcbench.table import format_table
 
 
@@ -56,7 +57,7 @@ def format_precision_recall(stats: dict[str, Any]) -> str | None:
         pr = precision_recall(s)
         if pr is None:
             continue
-        rows.append([s["name"], ",".join(s["targets"]), f"{pr['reached']:,}", f"{pr['acted']:,}",
+        rows.append([s["name"], describe_targets(s["targets"], ","), f"{pr['reached']:,}", f"{pr['acted']:,}",
                      f"{pr['true']:,}", _pct(pr["precision"]), _pct(pr["recall"])])
     if not rows:
         return None
@@ -120,17 +121,65 @@ def _pr_rows(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for s in steps:
         pr = precision_recall(s)
         if pr:
-            rows.append({"name": s["name"], "targets": ", ".join(s["targets"]), "reached": pr["reached"],
+            rows.append({"name": s["name"], "targets": describe_targets(s["targets"]), "reached": pr["reached"],
                          "acted": pr["acted"], "precision": _pct(pr["precision"]), "recall": _pct(pr["recall"])})
     return rows
 
 
+_CORPUS_TRACES = (("before", "before the recipe", "#9e9e9e"), ("after", "after the recipe", "#2b6cb0"))
+
+
+def _corpus_figures(corpus: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """One step-line figure per measure with documents in it: counts per bin, before and after."""
+    if not corpus:
+        return []
+    figures = []
+    for name, measure in corpus["measures"].items():
+        if not sum(corpus["before"][name]) and not sum(corpus["after"][name]):
+            continue
+        edges, words = measure["edges"], name == "words"
+        # Bin i spans edges[i]..edges[i+1]; words' first bin holds empty documents, off a log axis.
+        lows = edges[1:] if words else edges[:-1]
+        highs = [*edges[2:], edges[-1] * 10 ** 0.2] if words else edges[1:]
+        counts = {key: corpus[key][name][1 if words else 0:] for key, _, _ in _CORPUS_TRACES}
+        lo, hi = (_occupied(list(counts.values())) if words else (0, len(lows)))  # words: only the bins in use
+        data = [_corpus_trace(counts[key][lo:hi], lows[lo:hi], highs[lo:hi], label, color, sum(corpus[key][name]))
+                for key, label, color in _CORPUS_TRACES]
+        title = plot_text(measure["title"])
+        layout = {"height": 260, "margin": {"l": 56, "r": 24, "t": 30, "b": 48}, "font": PLOT_FONT,
+                  "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff",
+                  "xaxis": {"title": {"text": title}, "type": "log" if words else "linear", "gridcolor": "#e3e3e3"},
+                  "yaxis": {"title": {"text": "documents"}, "gridcolor": "#e3e3e3", "rangemode": "tozero"},
+                  "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom"}}
+        figures.append({"id": f"corpus-{name}-plot", "figure": {"data": data, "layout": layout, "config": PLOT_CONFIG}})
+    return figures
+
+
+def _occupied(rows: list[list[int]]) -> tuple[int, int]:
+    """The slice of bins from the first to the last that any row fills (all bins if none)."""
+    used = [i for i in range(len(rows[0])) if any(row[i] for row in rows)]
+    return (used[0], used[-1] + 1) if used else (0, len(rows[0]))
+
+
+def _corpus_trace(counts: list[int], lows: list[float], highs: list[float], label: str, color: str,
+                  total: int) -> dict[str, Any]:
+    """A histogram as a step line (a log axis cannot hold bars' widths well); the last bin is closed."""
+    return {"type": "scatter", "mode": "lines", "name": f"{label} ({total:,} documents)",
+            "x": [*lows, highs[-1]], "y": [*counts, counts[-1]],
+            "line": {"shape": "hv", "color": color, "width": 2},
+            "customdata": [[lo, hi] for lo, hi in zip(lows, highs)] + [[highs[-1], highs[-1]]],
+            "hovertemplate": f"{label}<br>%{{customdata[0]:,.3~g}} to %{{customdata[1]:,.3~g}}: "
+                             "%{y:,} documents<extra></extra>"}
+
+
 def render_html(stats: dict[str, Any], title: str) -> str:
     """The run's report page (`templates/report.html.j2`): summary, per-step plots and table,
-    precision and recall against the pool's labels, and sample documents each step removed."""
+    precision and recall against the pool's labels, the corpus before and after, and sample
+    documents each step removed."""
     steps = [_as_dict(s) for s in stats["steps"]]
     labels = _step_labels(steps)
     return render(SPINE, "report.html.j2", scripts=("plots.js", "sortable.js"), title=title, stats=stats,
                   totals=stats["totals"], steps=steps, rates=[_rate(s["in"], s["secs"]) for s in steps],
                   labels=stats.get("labels") or "labels", pr_rows=_pr_rows(steps),
+                  corpus_figures=_corpus_figures(stats.get("corpus")),
                   figures={"fates": _fates_figure(steps, labels), "seconds": _seconds_figure(steps, labels)})

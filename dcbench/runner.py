@@ -15,7 +15,8 @@ ground truth), every step is also counted per label.
 Output directory: the last stage's `data/ quarantine/ stats/` (see
 `dcbench.shardwork`), earlier stages under `stages/NN/`, and
     run.json        which recipe, pool and format this directory belongs to
-    stats.json      all shards and stages added up, plus timing
+    stats.json      all shards and stages added up, plus timing and the corpus
+                    histograms before and after the recipe (`dcbench.corpusstats`)
     manifest.json   the dataset: shards, sha256, counts, content id
 """
 
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dcbench.contracts import DocLabels, GlobalStep, Mapper, Recipe, StepInfo, StepKind
+from dcbench.corpusstats import before_after
 from dcbench.errors import ConfigError, DataError, RunError
 from dcbench.manifest import MANIFEST_NAME, Manifest, ShardEntry
 from dcbench.poolref import PoolRef, resolve_pool
@@ -199,6 +201,7 @@ def _finish(out_dir: str, recipe: Recipe, pool_ref: PoolRef, stages: list[Stage]
     manifest.save(f"{out_dir}/{MANIFEST_NAME}")
     stats = {"dataset": manifest.id, "recipe": recipe.name, "pool": pool_ref.id, "shards": len(stems),
              "stages": len(stages), "skipped_shards": skipped, "wall_secs": wall, "workers": workers,
-             "labels": None if labels is None else labels.name, "totals": totals, "steps": step_dicts}
+             "labels": None if labels is None else labels.name, "totals": totals, "steps": step_dicts,
+             "corpus": before_after([[done[stage.index][stem].get("corpus") for stem in stems] for stage in stages])}
     write_json(f"{out_dir}/stats.json", stats)
     return RunResult(out_dir, manifest, stats, skipped)

@@ -3,8 +3,9 @@ and stats. This is what a Ray task executes; it can also run in-process.
 
 A stage directory holds:
     data/<shard>.<fmt>          kept documents
-    quarantine/<shard>.jsonl    records that could not be processed, with reasons
-    stats/<shard>.json          per-step counts (written last: the "done" mark)
+    quarantine/<shard>.jsonl    records that could not be processed, with reasons (the folder is
+                                always there; a shard with nothing quarantined has no file)
+    stats/<shard>.json          per-step counts and corpus histograms (written last: the "done" mark)
     decisions/<shard>.json      a global step's per-shard decision (stages that have one)
 """
 
@@ -19,9 +20,10 @@ import fsspec
 
 from dcbench.atomic import open_atomic
 from dcbench.contracts import DocLabels, GlobalStep, Mapper, Page, Recipe, StepInfo
+from dcbench.corpusstats import ShardCorpus
 from dcbench.shards import Bad, dumps, read_shard, shard_stem, write_shard
 from dcbench.stages import Stage
-from dcbench.stepstats import SAMPLES_PER_STEP, StepStats, sample
+from dcbench.stepstats import SAMPLES_PER_STEP, StepStats, hits_target, sample
 
 Chain = list[tuple[StepInfo, Mapper]]
 _BUILT: dict[str, list[tuple[StepInfo, Mapper | GlobalStep]]] = {}
@@ -55,6 +57,7 @@ def process_shard(shard_uri: str, stage_dir: str, recipe: Recipe, fmt: str, stag
     steps = [StepStats.of(info) for info, _ in chain]
     quarantine: list[dict[str, Any]] = []
     counts = {"records": 0, "unreadable": 0, "kept": 0, "text_bytes": 0}
+    corpus = ShardCorpus.empty()
 
     def kept_pages() -> Iterator[Page]:
         for rec in read_shard(shard_uri):
@@ -65,8 +68,9 @@ def process_shard(shard_uri: str, stage_dir: str, recipe: Recipe, fmt: str, stag
                                    "record": rec.raw})
                 continue
             counts["text_bytes"] += len(rec["text"].encode("utf-8", "surrogatepass"))
-            for page in run_chain(rec, chain, steps, quarantine, stem, labels):
+            for page in run_chain(rec, chain, steps, quarantine, stem, labels, corpus):
                 counts["kept"] += 1
+                corpus.leave(page)
                 yield page
 
     info = write_shard(f"{stage_dir}/data/{stem}.{fmt}", kept_pages())
@@ -74,31 +78,36 @@ def process_shard(shard_uri: str, stage_dir: str, recipe: Recipe, fmt: str, stag
     stats = {"shard": stem, "input": shard_uri, **counts, "quarantined": len(quarantine),
              "output": {"path": f"data/{stem}.{fmt}", "bytes": info.bytes, "sha256": info.sha256,
                         "documents": info.documents, "records": info.records},
-             "secs": time.perf_counter() - start, "steps": [s.to_dict() for s in steps]}
+             "secs": time.perf_counter() - start, "steps": [s.to_dict() for s in steps],
+             "corpus": corpus.to_dict()}
     write_json(f"{stage_dir}/stats/{stem}.json", stats)
     return stats
 
 
 def run_chain(doc: Page, chain: Chain, steps: list[StepStats], quarantine: list[dict[str, Any]], stem: str,
-              labels: DocLabels | None = None) -> list[Page]:
+              labels: DocLabels | None = None, corpus: ShardCorpus | None = None) -> list[Page]:
     """One document through the chain, counting into `steps`; returns what survives.
-    With `labels`, the document's labels (as it enters) are counted at every step it reaches."""
+    With `labels`, the document's labels (as it enters) are counted at every step it reaches;
+    with `corpus`, its length as it enters and each score where a step first adds it."""
     pages = [doc]
     doc_labels = None if labels is None else labels(doc)
+    scored = corpus.enter(doc) if corpus is not None else set()
     for (info, mapper), st in zip(chain, steps):
         if not pages:
             break
         pages = _run_step(info, mapper, st, pages, doc_labels, quarantine, stem)
+        if corpus is not None:
+            corpus.note_scores(pages, scored)
     return pages
 
 
 def _run_step(info: StepInfo, mapper: Mapper, st: StepStats, pages: list[Page], labels: Collection[str] | None,
               quarantine: list[dict[str, Any]], stem: str) -> list[Page]:
     """The pages of one document through one step."""
-    hit = bool(labels) and any(t in labels for t in st.targets)
+    hit = labels is not None and hits_target(st.targets, labels)
     st.pages_in += len(pages)
+    st.target_in += len(pages) if hit else 0
     if labels:
-        st.target_in += len(pages) if hit else 0
         for _ in pages:
             st.labels_in.update(labels)
     out: list[Page] = []
@@ -133,7 +142,9 @@ def _run_step(info: StepInfo, mapper: Mapper, st: StepStats, pages: list[Page], 
 
 
 def write_quarantine(uri: str, entries: list[dict[str, Any]]) -> None:
+    """A shard's quarantined records; the folder is made even when there are none, so it is always there."""
     fs, path = fsspec.core.url_to_fs(uri)
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)  # a no-op on object stores, which have no folders
     if entries:
         with open_atomic(uri, "w") as f:
             f.writelines(dumps(e) + "\n" for e in entries)

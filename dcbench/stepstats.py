@@ -123,6 +123,18 @@ def _sum_known(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else a + b
 
 
+def hits_target(targets: Collection[str], labels: Collection[str]) -> bool:
+    """Whether a document with `labels` is one a step with `targets` is meant to act on.
+    A target `!name` means every document *without* label `name` (a quality filter's job is
+    to keep the reference style and remove the rest, labelled or clean)."""
+    return any((t[1:] not in labels) if t.startswith("!") else (t in labels) for t in targets)
+
+
+def describe_targets(targets: Collection[str], sep: str = ", ") -> str:
+    """Targets as a reader sees them: `!hq_style` reads "all but hq_style"."""
+    return sep.join(f"all but {t[1:]}" if t.startswith("!") else t for t in targets)
+
+
 def sample(page: Page, labels: Collection[str] | None) -> dict[str, Any]:
     """What a report shows of a removed page: where it came from, its labels, its start."""
     text = page.get("text", "")

@@ -102,7 +102,7 @@ def _bff_one_shard(uri: str, options: dict[str, Any], expected: int | None, fp_r
     return {"docs": _decide_all(good_docs(uri), local_partitions(1, n, fp_rate), batch_size, options)}
 
 
-@step("global", targets=("exact_duplicate", "near_duplicate"))
+@step("global", targets=("exact_duplicate", "near_duplicate"), state=("bloom_filter_dir",))
 def bff_dedup(*, ngram_size: int = 13, min_ngram_size: int = 13, filtering_threshold: float = 0.8,
               expected_ngram_count: int | None = None, fp_rate: float = 0.01,
               scope: Literal["global", "shard"] = "global", partitions: int = 1,

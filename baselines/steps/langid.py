@@ -44,7 +44,7 @@ def is_space_or_punct(text: str) -> bool:
     return not text.strip(_SPACE_OR_PUNCT)
 
 
-@step("enricher")
+@step("enricher", files={"model_path": lambda path: lid176_path() if path is None else path})
 def detect_lang_whole_page_enricher(
     *,
     model: Literal["fasttext"] = "fasttext",

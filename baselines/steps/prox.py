@@ -69,7 +69,7 @@ def _missing(page: Page, meta: dict[str, Any], if_missing: str, key: str, stage:
     return [page]
 
 
-@step("filter")
+@step("filter", files=("model",))
 def prox_doc(*, model: str | None = None, program_key: str = "prox_doc_program", max_input_tokens: int = 2000,
              max_new_tokens: int = 2000, if_missing: Literal["quarantine", "keep"] = "quarantine",
              meta_key: str = "prox", device: str | None = None) -> Mapper:
@@ -101,7 +101,7 @@ def prox_doc(*, model: str | None = None, program_key: str = "prox_doc_program",
     return keep
 
 
-@step("modifier")
+@step("modifier", files=("model",))
 def prox_chunk(*, model: str | None = None, program_key: str = "prox_chunk_program", chunk_tokens: int = 1500,
                max_new_tokens: int = 256, remove_threshold: float = 0.95, min_words: int = 10, max_errors: int = 2,
                if_missing: Literal["quarantine", "keep"] = "quarantine", meta_key: str = "prox",

@@ -21,7 +21,7 @@ def _scorer(path: str, hq_label: str) -> Scorer:
     return Scorer(path, hq_label=hq_label)
 
 
-@step("enricher")
+@step("enricher", files=("model_filename",))
 def classify_fasttext_hq_prob_enricher(*, model_filename: str, key: str = "fasttext_hq_prob",
                                        hq_label: str = "__label__hq", overwrite: bool = False) -> Mapper:
     """Score each page with a fastText quality classifier: p(high quality) into `key` (DCLM's enricher).
@@ -47,7 +47,8 @@ def classify_fasttext_hq_prob_enricher(*, model_filename: str, key: str = "fastt
     return enrich
 
 
-@step("filter")
+# Its job is to keep the reference style: scored against every planted document but those.
+@step("filter", targets=("!hq_style",))
 def quality_filter(*, key: str, threshold: float = 0.0, lower_better: bool = False) -> Mapper:
     """Keep pages whose score in `key` is >= `threshold` (<= with `lower_better`), DCLM's quality_filter.
 
@@ -71,7 +72,7 @@ def _scores_of(uri: str, key: str) -> np.ndarray:
     return np.asarray(scores, dtype=np.float64)
 
 
-@step("global")
+@step("global", targets=("!hq_style",))
 def top_fraction_filter(*, key: str, fraction: float) -> GlobalStep:
     """Keep the top `fraction` of the whole dataset by the score in `key` (a global percentile).
 

@@ -85,7 +85,7 @@ def move_url_modifier() -> Mapper:
 # ----------------------------------------------------------- url_substring_filter
 
 
-@step("filter", targets=("spam_url",))
+@step("filter", targets=("spam_url",), files={"banlist_from_fname": lambda name: name and resolve_data_file(name)})
 def url_substring_filter(
     *,
     banlist: str | list[str] | None = None,
@@ -207,7 +207,7 @@ _MAX_HOST = 256
 _SCHEMES = ("https://", "http://", "ftp://")
 
 
-@step("modifier", targets=("url_in_text",))
+@step("modifier", targets=("url_in_text",), files={"tlds_filepath": resolve_data_file})
 def url_removal_modifier(*, tlds_filepath: str = "baselines/mappers/iana_tlds.txt") -> Mapper:
     """Delete URLs from the text: TLD-based URLs, then IPv4 URLs; drop the page if nothing is left (DCLM url_removal_modifier).
 

@@ -3,14 +3,17 @@ fails before work starts with a message naming the step and the parameter."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from dcbench.baselines.recipe import load_recipe, parse_recipe
 from dcbench.baselines.registry import KINDS, all_steps, get, step
+from dcbench.cli import main
 from dcbench.contracts import GlobalStep, StepKind
 from dcbench.errors import ConfigError
+from dcbench.runner import run
 
 RECIPES = Path(__file__).resolve().parents[2] / "baselines" / "recipes"
 
@@ -121,3 +124,55 @@ def test_missing_resource_fails_at_build_time(tmp_path):
 def test_registry_lookup_message():
     with pytest.raises(ConfigError, match="unknown step 'nope'"):
         get("nope")
+
+
+# ------------------------------------------------------------------ content ids: files by digest, never by path
+
+
+def test_file_parameters_enter_the_id_by_content_not_path(tmp_path):
+    def lists(path: str):
+        return parse({"steps": [{"func": "url_substring_filter", "banlist_from_fname": path}]})
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for d in ("a", "b"):
+        (tmp_path / d / "ban.txt").write_text("casino\n")
+    assert lists(str(tmp_path / "a" / "ban.txt")).id == lists(str(tmp_path / "b" / "ban.txt")).id
+    (tmp_path / "b" / "ban.txt").write_text("casino\npoker\n")
+    assert lists(str(tmp_path / "a" / "ban.txt")).id != lists(str(tmp_path / "b" / "ban.txt")).id
+    # DCLM's path and our stem name the same shipped list; a bloom filter's state folder is no content.
+    tlds = [parse({"steps": [{"func": "url_removal_modifier", "tlds_filepath": p}]}).id
+            for p in ("baselines/mappers/iana_tlds.txt", "iana_tlds")]
+    assert tlds[0] == tlds[1] == parse({"steps": ["url_removal_modifier"]}).id
+    bff = [parse({"steps": [{"func": "bff_dedup", "bloom_filter_dir": str(tmp_path / d)}]}).id for d in "ab"]
+    assert bff[0] == bff[1]
+
+
+@pytest.fixture(scope="module")
+def two_copies(tmp_path_factory):
+    """The toy pool with its quality classifier, built once and copied to a second folder."""
+    root = tmp_path_factory.mktemp("copies")
+    assert main(["pool", "toy", "--out", str(root / "a"), "--docs", "300", "--shards", "2"]) == 0
+    shutil.copytree(root / "a", root / "b")
+    return root
+
+
+def test_the_same_pool_in_two_folders_gives_the_same_dataset_id(two_copies, ray_session, tmp_path):
+    recipe_yaml = tmp_path / "q.yaml"
+    recipe_yaml.write_text("steps:\n  - func: classify_fasttext_hq_prob_enricher\n"
+                           "    model_filename: '{pool}/quality/fasttext_hq_vs_pool.bin'\n"
+                           "  - func: quality_filter\n    key: fasttext_hq_prob\n    threshold: 0.3\n")
+
+    def process(copy: str, out: str):
+        recipe = load_recipe(recipe_yaml, variables={"pool": str(two_copies / copy)})
+        return recipe, run(recipe, str(two_copies / copy), str(tmp_path / out), workers=2)
+
+    ra, a = process("a", "out_a")
+    rb, b = process("b", "out_b")
+    assert ra.to_dict() != rb.to_dict()  # the paths differ ...
+    assert (ra.id, a.manifest.id) == (rb.id, b.manifest.id)  # ... the ids do not
+    # Another classifier is another recipe, whatever its path.
+    model = two_copies / "b" / "quality" / "fasttext_hq_vs_pool.bin"
+    model.write_bytes(model.read_bytes() + b"\0")
+    rc, c = process("b", "out_c")
+    assert rc.id != ra.id and c.manifest.id != a.manifest.id
