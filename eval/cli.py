@@ -9,7 +9,10 @@ language, so it crosses stages: `dcbench.flows.cli` adds it to the group
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+
+from dcbench.errors import RunError
 
 from dcbench.eval.download import DEFAULT_BASE_URL, download_tasks
 from dcbench.eval.runner import default_tasks_dir, run_suite
@@ -28,6 +31,14 @@ examples:
 Suites: core (22 tasks), extended (53), mmlu (5-shot, 57 subjects macro-averaged), core+mmlu, toy.
 Scores are centered accuracy with DCLM's random baselines (v2 by default, --version v1).
 A missing task file marks the aggregate incomplete and names it; it is never averaged away.
+Contexts too long for the model lose tokens from the left (as LLM-Foundry does); an item whose
+answer alone fills the model's context is skipped and counted per task.
+
+exit codes: 0 every task scored (with --limit the scores are marked PARTIAL); 4 the suite is
+incomplete (a task file missing, a task failed, or items skipped; the results JSON is still
+written and says why); 2 a bad option; 3 unusable model or task files.
+Progress: a bar on a terminal; otherwise a line per task and every 30 s with an ETA
+(DCBENCH_PROGRESS_EVERY=seconds).
 """
 
 
@@ -50,11 +61,17 @@ def add_commands(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     r.add_argument("--tokenizer", default=None, help="tokenizer.json, when the model's is not beside its tokens")
     r.add_argument("--batch-size", type=int, default=8)
     r.add_argument("--limit", type=int, default=None, help="score only the first N examples a task (a smoke run)")
+    r.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch (default $DCBENCH_THREADS, else one fewer than the CPUs available, "
+                        "1 to 4; see benchmarks/threads.py); recorded in the results JSON")
     r.set_defaults(func=_run)
 
     d = esub.add_parser("download", help="fetch LLM-Foundry's task files (CORE, EXTENDED, MMLU)",
                         description=("Fetch the task files DCLM's suites read into the tasks dir (LLM-Foundry's "
-                                     "local_data layout), verify them, and resume what an earlier call left."))
+                                     "local_data layout), verify them, and resume what an earlier call left."),
+                        epilog=("exit codes: 0 every file there (GPQA, which no source here serves, is only "
+                                "listed); 3 the source cannot be reached (it stops at the first file instead of "
+                                "retrying each); 4 some files failed (re-run to resume) or the source lacks some."))
     d.add_argument("--out", default=None,
                    help="the tasks dir to write (default $DCBENCH_EVAL_DATA or ~/.cache/dcbench/eval/local_data)")
     d.add_argument("--base-url", default=DEFAULT_BASE_URL, help="where the task files come from (a file:// mirror works)")
@@ -71,13 +88,20 @@ def _run(args: argparse.Namespace) -> int:
         base = Path(args.model)
         output = str((base if base.is_dir() else base.parent) / f"eval_{args.suite.replace('+', '_')}.json")
     results = run_suite(args.model, args.suite, tasks_dir=args.tasks_dir, out_path=output, version=args.version,
-                        batch_size=args.batch_size, limit=args.limit, tokenizer=args.tokenizer)
-    print(f"\nresults -> {output}" + ("" if results.get("complete") else "  (incomplete: see 'missing')"))
+                        batch_size=args.batch_size, limit=args.limit, tokenizer=args.tokenizer, threads=args.threads)
+    print(f"\nresults -> {output}")
+    reasons = results.get("incomplete_reasons") or []
+    if reasons:
+        print(f"eval {args.suite}: INCOMPLETE (exit {RunError.exit_code}): " + "; ".join(reasons), file=sys.stderr)
+        return RunError.exit_code
+    if results.get("partial"):
+        print(f"eval {args.suite}: PARTIAL scores: " + "; ".join(results.get("partial_reasons") or []),
+              file=sys.stderr)
     return 0
 
 
 def _download(args: argparse.Namespace) -> int:
     dest = args.out or str(default_tasks_dir())
     report = download_tasks(dest, base_url=args.base_url, tasks=args.task, force=args.force)
-    print(report.summary())
-    return 0
+    lacking = [t for t in report.missing if not t.startswith("gpqa")]
+    return RunError.exit_code if report.failed or lacking else 0

@@ -10,29 +10,37 @@ the files already fetched: those recorded in `dest/.dcbench-download.json`
 with the same size on disk, and files present but unrecorded whose size
 equals the source's (when the source tells it).
 
-A task file the source lacks is reported, not raised: in the pinned upstream
-tree squad, coqa, bbq and bigbench_elementary_math_qa have no local_data file,
-and GPQA (gpqa_main, gpqa_diamond) is built by DCLM from a password-protected
-zip, which this tool does not fetch.
+The default source is LLM-Foundry's `scripts/eval/local_data` at tag v0.9.0,
+the release DCLM pins (its local_data is byte-identical to the later commit
+the shared reference copy came from). It holds every local_data task,
+squad, coqa, bbq and bigbench_elementary_math_qa included: those four are
+only absent from the shared reference copy (too large to mirror), so where
+there is internet this command fetches them.
+
+A task file the source lacks is reported, not raised. GPQA (gpqa_main,
+gpqa_diamond) is built by DCLM from a password-protected zip, which this tool
+does not fetch. A source that cannot be reached at all (no name resolution,
+connection refused: a machine without internet) stops the run at the first
+file with a message saying what to do instead, rather than retrying every file.
+
+Progress: a bar on a terminal, otherwise a line every 30 s (`dcbench.progress`).
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from tqdm import tqdm
-
 from dcbench.atomic import write_atomic
-from dcbench.download import FetchError, SourceMissing, fetch, source_size
-from dcbench.errors import ConfigError
+from dcbench.download import FetchError, SourceMissing, Unreachable, fetch, source_size
+from dcbench.errors import ConfigError, DataError
+from dcbench.progress import Progress
 from dcbench.eval.suites import SUITE_NAMES, get_suite, task_table
 
-DEFAULT_BASE_URL = "https://raw.githubusercontent.com/mosaicml/llm-foundry/main/scripts/eval/local_data"
+DEFAULT_BASE_URL = "https://raw.githubusercontent.com/mosaicml/llm-foundry/v0.9.0/scripts/eval/local_data"
 RECORD = ".dcbench-download.json"
 ATTEMPTS = 3
 GPQA_NOTE = ("GPQA is not in LLM-Foundry's local_data: DCLM builds gpqa_data/ from the password-protected "
@@ -116,14 +124,14 @@ def _save_record(dest: Path, record: dict[str, Any]) -> None:
 def download_tasks(dest, *, base_url: str = DEFAULT_BASE_URL, tasks: Iterable[str] | None = None,
                    force: bool = False, progress: bool = True) -> DownloadReport:
     """Fetch the task files of `tasks` (task or suite names; default all 53 tasks) into `dest`
-    (the `local_data` folder `run_suite` reads). See the module doc; returns a report."""
+    (the `local_data` folder `run_suite` reads). See the module doc; returns a report.
+    Raises `DataError` at once when the source cannot be reached at all."""
     dest = Path(dest).expanduser()
     dest.mkdir(parents=True, exist_ok=True)
     base = base_url.rstrip("/")
     report = DownloadReport(dest=str(dest), base_url=base)
     t0 = time.perf_counter()
     specs = _select(tasks)
-    record = _load_record(dest)
     by_file: dict[str, list[str]] = {}
     for t in specs:
         if t.dataset_root != "local_data":
@@ -132,49 +140,61 @@ def download_tasks(dest, *, base_url: str = DEFAULT_BASE_URL, tasks: Iterable[st
             continue
         by_file.setdefault(t.dataset, []).append(t.name)
     known_gap = {t.dataset for t in specs if not t.dataset_available}
-
-    bar = None
-    if progress:
-        bar = tqdm(total=len(by_file), desc="eval tasks", unit="file", disable=None, file=sys.stderr)
-    try:
-        for rel, names in by_file.items():
-            if bar is not None:
-                bar.set_postfix_str(rel.rsplit("/", 1)[-1])
-            target = dest / rel
-            url = f"{base}/{rel}"
-            if not force and target.is_file():
-                rec = record.get(rel)
-                size = target.stat().st_size
-                if rec is not None and rec.get("bytes") == size:
-                    report.skipped.append(rel)
-                elif rec is None and (source_size(url) in (None, size)):
-                    report.skipped.append(rel)  # present, source size unknown or equal
-                else:
-                    rec = None  # stale or partial: fetch again
-                if rel in report.skipped:
-                    if bar is not None:
-                        bar.update(1)
-                    continue
-            try:
-                got = fetch(url, target, resume=not force, attempts=ATTEMPTS)
-                record[rel] = {"bytes": got.bytes, "sha256": got.sha256, "url": url}
-                _save_record(dest, record)
-                report.downloaded.append(rel)
-                report.bytes_fetched += got.fetched
-            except SourceMissing:
-                why = f"{url} does not exist"
-                if rel in known_gap:
-                    why += " (a known gap: the pinned LLM-Foundry local_data has no such file)"
-                for name in names:
-                    report.missing[name] = why
-            except (FetchError, ConfigError, OSError) as e:  # after retries; or a filesystem we cannot use
-                report.failed[rel] = str(e)
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+    with Progress(len(by_file), "eval download", "files", enabled=progress) as bar:
+        try:
+            _fetch_all(by_file, dest, base, force, known_gap, report, bar)
+        except Unreachable as e:
+            raise DataError(_offline_message(e, base, dest, report)) from e
     report.seconds = time.perf_counter() - t0
     if progress:
-        print(report.summary())
+        print(report.summary(), flush=True)
     return report
+
+
+def _fetch_all(by_file: dict[str, list[str]], dest: Path, base: str, force: bool, known_gap: set[str],
+               report: DownloadReport, bar: Progress) -> None:
+    record = _load_record(dest)
+    for rel, names in by_file.items():
+        bar.set_note(rel.rsplit("/", 1)[-1])
+        target = dest / rel
+        url = f"{base}/{rel}"
+        if not force and target.is_file() and _already_there(rel, target, url, record):
+            report.skipped.append(rel)
+            bar.update(1)
+            continue
+        try:
+            got = fetch(url, target, resume=not force, attempts=ATTEMPTS)
+            record[rel] = {"bytes": got.bytes, "sha256": got.sha256, "url": url}
+            _save_record(dest, record)
+            report.downloaded.append(rel)
+            report.bytes_fetched += got.fetched
+        except SourceMissing:
+            why = f"{url} does not exist"
+            if rel in known_gap:
+                why += (" (a known gap of the shared reference copy; LLM-Foundry v0.9.0 has this file: "
+                        "fetch it from the default --base-url where there is internet)")
+            for name in names:
+                report.missing[name] = why
+        except Unreachable:
+            raise
+        except (FetchError, ConfigError, OSError) as e:  # after retries; or a filesystem we cannot use
+            report.failed[rel] = str(e)
+            bar.write(f"FAILED {rel}: {e}")
+        bar.update(1)
+
+
+def _already_there(rel: str, target: Path, url: str, record: dict[str, Any]) -> bool:
+    """A file recorded with its size on disk, or unrecorded but as big as the source says (or it does not say)."""
+    rec = record.get(rel)
+    size = target.stat().st_size
+    if rec is not None:
+        return rec.get("bytes") == size
+    return source_size(url) in (None, size)
+
+
+def _offline_message(e: Unreachable, base: str, dest: Path, report: DownloadReport) -> str:
+    done = f" ({len(report.downloaded)} files fetched before it stopped; re-run to resume)" if report.downloaded else ""
+    return (f"`dcbench eval download` cannot reach its source: {e}{done}. Where there is internet, re-run it. "
+            f"Without internet, copy LLM-Foundry's scripts/eval/local_data folder (tag v0.9.0) onto this machine "
+            f"and pass it to `dcbench eval --tasks-dir DIR` (or `dcbench eval download --base-url file:///that/dir "
+            f"--out {dest}`); source was {base}")

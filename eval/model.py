@@ -16,7 +16,8 @@ NeoX tiers the downloaded GPT-NeoX-20B file (`dcbench tokenizer download`).
 The forward runs under `torch.inference_mode` and bf16 autocast where the
 hardware does bf16 matrix products well (CUDA with bf16, CPUs with AMX);
 padding goes on the right, so the causal model's logits at real positions do
-not depend on it. The scorer sorts examples by length so batches carry little
+not depend on it. CPU threads are training's rule (`training.threads.use_threads`:
+`--threads`, default the available CPUs up to 4), re-exported here for the runner. The scorer sorts examples by length so batches carry little
 padding.
 """
 
@@ -35,10 +36,11 @@ from dcbench.errors import ConfigError, DataError
 from dcbench.manifest import MANIFEST_NAME, Manifest
 from dcbench.training.model import OpenLM
 from dcbench.training.scales import ModelConfig
+from dcbench.training.threads import use_threads
 from dcbench.training.tokenizer import eot_id, file_sha256, load_tokenizer, pad_id, vocab_size
 from dcbench.training.trainer import load_weights
 
-__all__ = ["EvalModel", "load_model", "bf16_supported", "resolve_device"]
+__all__ = ["EvalModel", "load_model", "bf16_supported", "resolve_device", "use_threads"]
 
 
 class EvalModel(torch.nn.Module):

@@ -33,7 +33,12 @@ The rules, per test example at index ``i`` of a dataset of ``n`` rows:
   dataset, plus 10 when ``cot_delimiter`` is set; that is also the number of
   new tokens generated.
 * Truncation: contexts lose tokens from the left so that context +
-  continuation fit in ``max_seq_len``.
+  continuation fit in ``max_seq_len`` (LLM-Foundry's ``trim_context``). A
+  continuation that leaves no room for even one context token has no rule
+  there (LLM-Foundry raises and the whole evaluation stops): such an item is
+  skipped instead, and the builders report its index in ``skipped`` so the
+  caller can count it. A multiple-choice or schema question is skipped whole
+  when any of its choices does not fit.
 """
 
 from __future__ import annotations
@@ -102,6 +107,10 @@ def _spaced(text: str, prefix_space: bool) -> str:
     return f" {text}" if prefix_space and not text.startswith(" ") else text
 
 
+class ContinuationTooLong(DataError):
+    """A continuation that leaves no room for context in the model's max_seq_len."""
+
+
 def trim_left(context: list[int], continuation: list[int], max_seq_len: int) -> list[int]:
     """Drop tokens from the start of `context` so context + continuation fit in `max_seq_len`."""
     if len(context) + len(continuation) <= max_seq_len:
@@ -109,8 +118,16 @@ def trim_left(context: list[int], continuation: list[int], max_seq_len: int) -> 
     room = max_seq_len - len(continuation)
     if room <= 0:
         # LLM-Foundry raises for room < 0 (and fails later for room == 0)
-        raise DataError(f"continuation of {len(continuation)} tokens does not fit in max_seq_len {max_seq_len}")
+        raise ContinuationTooLong(f"continuation of {len(continuation)} tokens does not fit in "
+                                  f"max_seq_len {max_seq_len}")
     return list(context[-room:])
+
+
+def _skip(skipped: list[int] | None, index: int, error: ContinuationTooLong) -> None:
+    """Record an item that cannot fit, or raise when the caller does not collect skips."""
+    if skipped is None:
+        raise error
+    skipped.append(index)
 
 
 # ---------------------------------------------------------------- few-shot
@@ -212,7 +229,7 @@ def _prepared(cfg: TaskConfig, examples: Sequence[Any], kind: type) -> list:
 
 
 def build_multiple_choice(cfg: TaskConfig, examples: Sequence[MCExample], tokenizer: Any, *,
-                          count: int | None = None) -> list[ScoredItem]:
+                          count: int | None = None, skipped: list[int] | None = None) -> list[ScoredItem]:
     """One item per question, one (context, continuation) pair per choice."""
     exs = _prepared(cfg, examples, MCExample)
     rng = random.Random(cfg.fewshot_random_seed)
@@ -223,17 +240,21 @@ def build_multiple_choice(cfg: TaskConfig, examples: Sequence[MCExample], tokeni
         ctx = test_context_text(cfg, ex, pre)
         ctx_ids = encode(tokenizer, pre) + encode(tokenizer, ctx)
         pairs, texts = [], []
-        for choice in ex.choices:
-            cont = _spaced(choice, space)
-            cont_ids = encode(tokenizer, cont)
-            pairs.append((trim_left(ctx_ids, cont_ids, cfg.max_seq_len), cont_ids))
-            texts.append((pre + ctx, cont))
+        try:
+            for choice in ex.choices:
+                cont = _spaced(choice, space)
+                cont_ids = encode(tokenizer, cont)
+                pairs.append((trim_left(ctx_ids, cont_ids, cfg.max_seq_len), cont_ids))
+                texts.append((pre + ctx, cont))
+        except ContinuationTooLong as e:
+            _skip(skipped, i, e)
+            continue
         items.append(ScoredItem(i, pairs, ex.gold, ex.category, texts))
     return items
 
 
 def build_schema(cfg: TaskConfig, examples: Sequence[SchemaExample], tokenizer: Any, *,
-                 count: int | None = None) -> list[ScoredItem]:
+                 count: int | None = None, skipped: list[int] | None = None) -> list[ScoredItem]:
     """One item per question, one pair per context option, all sharing the continuation."""
     exs = _prepared(cfg, examples, SchemaExample)
     rng = random.Random(cfg.fewshot_random_seed)
@@ -245,16 +266,20 @@ def build_schema(cfg: TaskConfig, examples: Sequence[SchemaExample], tokenizer: 
         cont = _spaced(ex.continuation, space)
         cont_ids = encode(tokenizer, cont)
         pairs, texts = [], []
-        for ctx in schema_context_texts(cfg, ex, pre):
-            ctx_ids = pre_ids + encode(tokenizer, ctx)
-            pairs.append((trim_left(ctx_ids, cont_ids, cfg.max_seq_len), cont_ids))
-            texts.append((pre + ctx, cont))
+        try:
+            for ctx in schema_context_texts(cfg, ex, pre):
+                ctx_ids = pre_ids + encode(tokenizer, ctx)
+                pairs.append((trim_left(ctx_ids, cont_ids, cfg.max_seq_len), cont_ids))
+                texts.append((pre + ctx, cont))
+        except ContinuationTooLong as e:
+            _skip(skipped, i, e)
+            continue
         items.append(ScoredItem(i, pairs, ex.gold, ex.category, texts))
     return items
 
 
 def build_language_modeling(cfg: TaskConfig, examples: Sequence[LMExample], tokenizer: Any, *,
-                            count: int | None = None) -> list[ScoredItem]:
+                            count: int | None = None, skipped: list[int] | None = None) -> list[ScoredItem]:
     """One item per row with a single (context, continuation) pair; gold is 0."""
     exs = _prepared(cfg, examples, LMExample)
     rng = random.Random(cfg.fewshot_random_seed)
@@ -266,8 +291,12 @@ def build_language_modeling(cfg: TaskConfig, examples: Sequence[LMExample], toke
         ctx_ids = encode(tokenizer, pre) + encode(tokenizer, ctx)
         cont = _spaced(ex.continuation, space)
         cont_ids = encode(tokenizer, cont)
-        items.append(ScoredItem(i, [(trim_left(ctx_ids, cont_ids, cfg.max_seq_len), cont_ids)], 0,
-                                ex.category, [(pre + ctx, cont)]))
+        try:
+            pair = (trim_left(ctx_ids, cont_ids, cfg.max_seq_len), cont_ids)
+        except ContinuationTooLong as e:
+            _skip(skipped, i, e)
+            continue
+        items.append(ScoredItem(i, [pair], 0, ex.category, [(pre + ctx, cont)]))
     return items
 
 
@@ -286,8 +315,12 @@ def max_answer_length(cfg: TaskConfig, examples: Sequence[GenExample], tokenizer
 
 
 def build_generation(cfg: TaskConfig, examples: Sequence[GenExample], tokenizer: Any, *,
-                     count: int | None = None) -> list[GenerationItem]:
-    """One prompt per row; labels are the answer and its aliases (unstripped, deduplicated)."""
+                     count: int | None = None, skipped: list[int] | None = None) -> list[GenerationItem]:
+    """One prompt per row; labels are the answer and its aliases (unstripped, deduplicated).
+
+    Nothing is skipped here: LLM-Foundry sizes the answer budget over the whole dataset, so
+    either every context fits (left-truncated) or the task cannot run at this max_seq_len.
+    """
     for i, ex in enumerate(examples):
         if not isinstance(ex, GenExample):
             raise DataError(f"task {cfg.label!r}: example {i} is a {type(ex).__name__}, expected GenExample")
@@ -329,13 +362,16 @@ def partition(cfg: TaskConfig, examples: Sequence[Any]) -> list[tuple[str | None
     return [(cat, groups[cat]) for cat in sorted(groups)]
 
 
-def build_items(cfg: TaskConfig, examples: Sequence[Any], tokenizer: Any, *, limit: int | None = None) -> list:
+def build_items(cfg: TaskConfig, examples: Sequence[Any], tokenizer: Any, *, limit: int | None = None,
+                skipped: list[int] | None = None) -> list:
     """All items of a task, partitioned by category when `cfg.has_categories`.
 
     Each item's `index` is the example's position in `examples`. `limit`
     keeps the items of the first `limit` examples, built exactly as in a
     full run (the few-shot pool and the generator's sequence are the full
-    dataset's).
+    dataset's). With a `skipped` list, items whose continuation cannot fit
+    in ``cfg.max_seq_len`` are left out and their example positions appended
+    to it; without one such an item raises `ContinuationTooLong`.
     """
     builder = _BUILDERS[cfg.icl_task_type]
     items = []
@@ -343,7 +379,10 @@ def build_items(cfg: TaskConfig, examples: Sequence[Any], tokenizer: Any, *, lim
         count = None if limit is None else sum(1 for i in idxs if i < limit)
         if count == 0:
             continue
-        part = builder(cfg, [examples[i] for i in idxs], tokenizer, count=count)
+        local: list[int] | None = None if skipped is None else []
+        part = builder(cfg, [examples[i] for i in idxs], tokenizer, count=count, skipped=local)
+        if local:
+            skipped.extend(idxs[i] for i in local)
         for item in part:
             item.index = idxs[item.index]
             if category is not None:

@@ -9,8 +9,15 @@ suites (`eval.aggregate.aggregate`), TOY for the toy suite
 (`eval.toy.toy_aggregate`). The results JSON is written atomically:
 
     {"suite", "version", "model": {path, id_chain: {dataset, tokens, model}, ...},
-     "tasks": {name: {accuracy, n, seconds, type, num_fewshot, random_baseline[, per_category]}},
-     "aggregates": {...}, "missing": [...], "complete": bool, "id": "eval-...", "dcbench": version}
+     "tasks": {name: {accuracy, n, skipped, total, seconds, type, num_fewshot, random_baseline[, per_category]}},
+     "aggregates": {...}, "missing": [...], "errors": {...}, "skipped": {task: items},
+     "complete": bool, "incomplete_reasons": [...], "partial": bool, "partial_reasons": [...],
+     "threads": {threads, interop_threads, source}, "id": "eval-...", "dcbench": version}
+
+`complete` is true only when every task was scored on every item. Otherwise
+`incomplete_reasons` says what is missing (task files absent, tasks failed,
+items skipped: `dcbench eval` then exits 4) and `partial` marks scores that
+are not real suite scores (`--limit`, skipped items).
 
 Accuracies are fractions in [0, 1]; random baselines are in percent, as DCLM
 writes them. Tasks with categories (MMLU subjects, Jeopardy categories) are
@@ -22,12 +29,9 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
-
-from tqdm import tqdm
 
 from dcbench import __version__, table
 from dcbench.atomic import write_atomic
@@ -37,6 +41,7 @@ from dcbench.eval.suites import get_suite, task_names
 from dcbench.eval.tasks import TaskConfig, load_task
 from dcbench.eval.toy import load_toy_suite, toy_aggregate, toy_task_specs
 from dcbench.manifest import content_id
+from dcbench.progress import Progress
 
 DEFAULT_TASKS_DIR = Path("~/.cache/dcbench/eval/local_data")
 TOY_SUITE = "toy"
@@ -124,110 +129,173 @@ def _aggregate(suite: str, version: str, accs: dict[str, Any], facts: dict[str, 
     return aggregate(accs, version)
 
 
-def _fmt_agg(v: Any) -> str:
-    return f"{v:.4f}" if isinstance(v, (int, float)) else str(v)
+HEADLINES = {"core": ("CORE",), "extended": ("CORE", "EXTENDED", "MMLU"), "mmlu": ("MMLU",),
+             "core+mmlu": ("CORE", "MMLU"), "toy": ("TOY",)}
+
+
+def _names(names: list[str], most: int = 8) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _fmt_agg(key: str, v: Any, results: dict[str, Any]) -> str:
+    """One headline, said once: a number (marked when partial) or why there is none."""
+    if not isinstance(v, (int, float)):
+        missing = results.get("missing") or []
+        return f"{key}: N/A (missing: {_names(missing)})" if missing else f"{key}: {v}"
+    text = f"{key}: {v:.4f}"
+    if results.get("partial"):
+        text += "  PARTIAL, not a real score: " + "; ".join(results.get("partial_reasons") or [])
+    return text
 
 
 def format_table(results: dict[str, Any]) -> str:
-    """The per-task table and the aggregates, as printed at the end of a run."""
+    """The per-task table and the suite's headline aggregates, as printed at the end of a run."""
     rows = []
     for name, t in results["tasks"].items():
-        rows.append((name, t["type"], str(t["num_fewshot"]), str(t["n"]), f"{100 * t['accuracy']:.2f}",
-                     f"{t['random_baseline']:g}", f"{t['seconds']:.1f}"))
+        rows.append((name, t["type"], str(t["num_fewshot"]), f"{t['n']:,}", f"{t.get('skipped', 0):,}",
+                     f"{100 * t['accuracy']:.2f}", f"{t['random_baseline']:g}", f"{t['seconds']:.1f}"))
     for name in results["missing"]:
-        rows.append((name, "error" if name in results.get("errors", {}) else "missing", "", "", "", "", ""))
-    lines = [table.format_table(("task", "type", "shots", "n", "accuracy", "baseline", "seconds"), rows)]
+        rows.append((name, "error" if name in results.get("errors", {}) else "missing", "", "", "", "", "", ""))
+    lines = [table.format_table(("task", "type", "shots", "n", "skipped", "accuracy", "baseline", "seconds"), rows)]
     aggs = results.get("aggregates") or {}
-    headline = [k for k in ("CORE", "EXTENDED", "MMLU", "TOY", "Core", "Extended") if k in aggs]
-    for k in headline:
-        lines.append(f"{k}: {_fmt_agg(aggs[k])}")
+    for key in HEADLINES.get(results.get("suite", ""), ("CORE", "EXTENDED", "MMLU", "TOY")):
+        if key in aggs:
+            lines.append(_fmt_agg(key, aggs[key], results))
+    reasons = results.get("incomplete_reasons") or []
+    if reasons:
+        lines.append("INCOMPLETE: " + "; ".join(reasons))
     return "\n".join(lines)
+
+
+def _expected(plan: dict[str, Any], limit: int | None) -> int:
+    """Examples a task will score (its file's non-blank lines, at most `limit`); 0 when absent."""
+    path = Path(plan["path"])
+    if not path.is_file():
+        return 0
+    with open(path, "rb") as f:
+        n = sum(1 for line in f if line.strip())
+    return min(n, limit) if limit is not None else n
+
+
+def _task_record(plan: dict[str, Any], cfg, out: dict[str, Any], seconds: float, total: int) -> dict[str, Any]:
+    rec: dict[str, Any] = {"accuracy": float(out["accuracy"]), "n": int(out["n"]), "skipped": int(out["skipped"]),
+                           "seconds": seconds, "examples_per_s": int(out["n"]) / seconds if seconds > 0 else None,
+                           "type": plan["type"], "num_fewshot": plan["num_fewshot"],
+                           "random_baseline": plan["baseline"], "category": plan.get("category"), "total": total}
+    cats = out.get("per_category") or {}
+    if cfg.has_categories and cats:
+        macro = _macro(cats)
+        rec["per_category"] = cats
+        rec["micro_accuracy"] = rec["accuracy"]
+        if macro is not None:
+            rec["accuracy"] = macro
+    for k, v in out.items():
+        if k not in ("accuracy", "n", "per_category", "label") and k not in rec:
+            rec[k] = v
+    return rec
+
+
+def _score_tasks(plans, model, limit, batch_size, bar: Progress, model_len: int):
+    """Score every plan; (task records, missing names, errors, accuracies for the aggregator)."""
+    # deferred: the scorer imports torch (~2 s measured); `dcbench eval --help` must not pay it
+    from dcbench.eval.scoring import evaluate_task
+
+    tasks: dict[str, dict[str, Any]] = {}
+    missing: list[str] = []
+    errors: dict[str, str] = {}
+    accs: dict[str, Any] = {}
+    for plan in plans:
+        name, expected = plan["name"], plan["expected"]
+        bar.set_note(name)
+        if not Path(plan["path"]).is_file():
+            missing.append(name)
+            bar.write(f"{name}: missing ({plan['path']} is absent)")
+            continue
+        cfg = task_config(plan, model_len)
+        t0, before = time.perf_counter(), bar.n
+        try:
+            examples = load_task(cfg)
+            out = evaluate_task(model, model, cfg, examples, batch_size=batch_size, limit=limit,
+                                pad_id=getattr(model, "pad_id", None), eos_id=getattr(model, "eot_id", None),
+                                on_done=bar.update)
+        except DataError as e:  # a bad file, or a task that cannot fit this model's context
+            errors[name] = str(e)
+            missing.append(name)
+            bar.update(expected - (bar.n - before))
+            bar.write(f"{name}: ERROR {e}")
+            continue
+        rec = _task_record(plan, cfg, out, time.perf_counter() - t0, len(examples))
+        tasks[name] = rec
+        cats = rec.get("per_category") or {}
+        # a full run hands the aggregator the subjects, so it checks that all are there
+        accs[name] = dict(cats) if (cfg.has_categories and cats and limit is None) else rec["accuracy"]
+        bar.update(expected - (bar.n - before))  # the skipped items, and rounding
+        skipped = f", {rec['skipped']:,} skipped (too long for max_seq_len {model_len})" if rec["skipped"] else ""
+        bar.write(f"{name}: accuracy {100 * rec['accuracy']:.2f}% on {rec['n']:,}{skipped} "
+                  f"in {rec['seconds']:.1f} s")
+    return tasks, missing, errors, accs
+
+
+def _completeness(tasks, all_missing, errors, limit, model_len) -> tuple[list[str], list[str]]:
+    """(why the suite is incomplete, why its scores are partial): lists of sentences, empty when neither."""
+    incomplete, partial = [], []
+    absent = [n for n in all_missing if n not in errors]
+    if absent:
+        incomplete.append(f"{len(absent)} task(s) missing: {_names(absent)} (fetch them with `dcbench eval "
+                          f"download`, or point --tasks-dir at a folder that has them)")
+    if errors:
+        incomplete.append(f"{len(errors)} task(s) failed: " + "; ".join(f"{k}: {v}" for k, v in errors.items()))
+    skipped = {k: t["skipped"] for k, t in tasks.items() if t.get("skipped")}
+    if skipped:
+        what = ", ".join(f"{k} {v:,} of {v + tasks[k]['n']:,}" for k, v in skipped.items())
+        incomplete.append(f"items skipped because their continuation alone fills max_seq_len {model_len}: {what}")
+        partial.append(f"items skipped ({what})")
+    if limit is not None and any(t["n"] + t.get("skipped", 0) < t["total"] for t in tasks.values()):
+        scored = sum(t["n"] for t in tasks.values())
+        total = sum(t["total"] for t in tasks.values())
+        partial.append(f"--limit {limit} scored {scored:,} of {total:,} examples")
+    return incomplete, partial
 
 
 def run_suite(model_path, suite: str, *, tasks_dir=None, out_path=None, version: str = "v2",
               batch_size: int = 8, limit: int | None = None, tokenizer=None, device=None,
-              progress: bool = True, model=None) -> dict[str, Any]:
+              progress: bool = True, model=None, threads: int | None = None) -> dict[str, Any]:
     """Evaluate `model_path` on `suite` ("core", "extended", "mmlu", "core+mmlu" or "toy").
 
     `tasks_dir` holds the task files (LLM-Foundry's local_data layout; for "toy" the
     directory `dcbench eval toy-suite` wrote); default `default_tasks_dir()`. `limit` scores the
-    first `limit` examples of each task (a smoke run: `complete` is then false).
+    first `limit` examples of each task (a smoke run: `complete` is then false, `partial` true).
     `model` is an already loaded `EvalModel` (then `model_path` is only recorded).
-    A task whose file is absent, or that fails with a DataError (a malformed file, prompts
-    longer than the model's context), is listed in `missing` (the latter also in `errors`).
+    A task whose file is absent, or that fails with a DataError (a malformed file, answers
+    longer than the model's context), is listed in `missing` (the latter also in `errors`);
+    items whose continuation alone fills the context are skipped and counted per task.
+    `threads` sets torch's CPU threads (default: `training.trainer.default_threads()`).
+    `progress` shows per-task lines and a bar (lines with an ETA when stderr is not a terminal).
     Returns the results dict; writes it to `out_path` when given.
     """
-    # deferred: the model and the scorer import torch (~2 s measured); `dcbench eval --help` must not pay it
-    from dcbench.eval.model import load_model
-    from dcbench.eval.scoring import evaluate_task
+    # deferred: the model imports torch (~2 s measured); `dcbench eval --help` must not pay it
+    from dcbench.eval.model import load_model, use_threads
 
     tasks_dir = Path(tasks_dir).expanduser() if tasks_dir is not None else default_tasks_dir()
     if batch_size < 1:
-        raise ConfigError(f"batch_size must be >= 1 (got {batch_size})")
+        raise ConfigError(f"--batch-size must be >= 1 (got {batch_size})")
     if limit is not None and limit < 1:
-        raise ConfigError(f"limit must be >= 1 (got {limit})")
+        raise ConfigError(f"--limit must be >= 1 (got {limit})")
     plans, facts = _plan(suite, version, tasks_dir)
     if not tasks_dir.is_dir():
         where = f"write it with `dcbench eval toy-suite --out {tasks_dir}`" if suite.lower() == TOY_SUITE else \
-            "fetch the task files with `dcbench eval download` (eval.download.download_tasks)"
+            "fetch the task files with `dcbench eval download`"
         raise ConfigError(f"task directory {tasks_dir} does not exist: {where}, or pass --tasks-dir "
                           f"(or set DCBENCH_EVAL_DATA)")
+    thread_info = use_threads(threads)
     if model is None:
         model = load_model(model_path, device=device, tokenizer=tokenizer)
 
-    bar = None
-    if progress:
-        bar = tqdm(total=len(plans), desc=f"eval {suite}", unit="task", disable=None, file=sys.stderr)
-    tasks: dict[str, dict[str, Any]] = {}
-    missing: list[str] = []
-    errors: dict[str, str] = {}
-    accs: dict[str, float] = {}
+    for plan in plans:
+        plan["expected"] = _expected(plan, limit)
     t_start = time.perf_counter()
-    try:
-        for plan in plans:
-            if bar is not None:
-                bar.set_postfix_str(plan["name"])
-            if not Path(plan["path"]).is_file():
-                missing.append(plan["name"])
-                if bar is not None:
-                    bar.update(1)
-                continue
-            cfg = task_config(plan, model.max_seq_len)
-            t0 = time.perf_counter()
-            try:
-                examples = load_task(cfg)
-                out = evaluate_task(model, model, cfg, examples, batch_size=batch_size, limit=limit,
-                                    pad_id=getattr(model, "pad_id", None), eos_id=getattr(model, "eot_id", None))
-            except DataError as e:  # a bad file, or a task that cannot fit this model's context
-                errors[plan["name"]] = str(e)
-                missing.append(plan["name"])
-                if bar is not None:
-                    bar.update(1)
-                continue
-            seconds = time.perf_counter() - t0
-            rec: dict[str, Any] = {"accuracy": float(out["accuracy"]), "n": int(out["n"]), "seconds": seconds,
-                                   "examples_per_s": int(out["n"]) / seconds if seconds > 0 else None,
-                                   "type": plan["type"], "num_fewshot": plan["num_fewshot"],
-                                   "random_baseline": plan["baseline"], "category": plan.get("category"),
-                                   "total": len(examples)}
-            cats = out.get("per_category") or {}
-            if cfg.has_categories and cats:
-                macro = _macro(cats)
-                rec["per_category"] = cats
-                rec["micro_accuracy"] = rec["accuracy"]
-                if macro is not None:
-                    rec["accuracy"] = macro
-            for k, v in out.items():
-                if k not in ("accuracy", "n", "per_category", "label") and k not in rec:
-                    rec[k] = v
-            tasks[plan["name"]] = rec
-            # a full run hands the aggregator the subjects, so it checks that all are there
-            accs[plan["name"]] = dict(cats) if (cfg.has_categories and cats and limit is None) else rec["accuracy"]
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+    with Progress(sum(p["expected"] for p in plans), f"eval {suite}", "examples", enabled=progress) as bar:
+        tasks, missing, errors, accs = _score_tasks(plans, model, limit, batch_size, bar, model.max_seq_len)
 
     aggregates = _aggregate(suite, version, accs, facts)
     agg_missing = aggregates.get("missing") if isinstance(aggregates, dict) else None
@@ -236,14 +304,16 @@ def run_suite(model_path, suite: str, *, tasks_dir=None, out_path=None, version:
     if suite.lower() != TOY_SUITE:  # keep DCLM's task order
         order = {n: i for i, n in enumerate(task_names())}
         all_missing.sort(key=lambda n: order.get(n, len(order)))
-    truncated = limit is not None and any(t["n"] < t["total"] for t in tasks.values())
+    incomplete, partial = _completeness(tasks, all_missing, errors, limit, model.max_seq_len)
     describe = model.describe() if hasattr(model, "describe") else {"path": str(model_path)}
     describe["path"] = str(model_path) if model_path is not None else describe.get("path")
     results: dict[str, Any] = {
         "suite": suite.lower(), "version": version, "model": describe, "tasks": tasks, "aggregates": aggregates,
-        "missing": all_missing, "complete": not all_missing and not truncated,
+        "missing": all_missing, "complete": not incomplete and not partial,
+        "incomplete_reasons": incomplete, "partial": bool(partial), "partial_reasons": partial,
+        "skipped": {k: t["skipped"] for k, t in tasks.items() if t.get("skipped")},
         "errors": errors, "limit": limit, "batch_size": batch_size, "tasks_dir": str(tasks_dir),
-        "seconds": time.perf_counter() - t_start, "dcbench": __version__,
+        "threads": thread_info, "seconds": time.perf_counter() - t_start, "dcbench": __version__,
     }
     if facts.get("suite_id"):
         results["suite_id"] = facts["suite_id"]
@@ -255,5 +325,5 @@ def run_suite(model_path, suite: str, *, tasks_dir=None, out_path=None, version:
     if out_path is not None:
         write_atomic(out_path, json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
     if progress:
-        print(format_table(results))
+        print(format_table(results), flush=True)
     return results

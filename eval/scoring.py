@@ -34,6 +34,7 @@ from dcbench.eval.prompts import GenerationItem, ScoredItem, build_items
 from dcbench.eval.tasks import GENERATION, LANGUAGE_MODELING, TaskConfig
 
 LogitsFn = Callable[[torch.Tensor], torch.Tensor]
+OnDone = Callable[[float], None]  # told how many items (fractions of one, too) a batch finished
 
 
 # ---------------------------------------------------------------- plumbing
@@ -70,10 +71,12 @@ def _pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, device) -> torch.Tens
 
 @torch.no_grad()
 def continuation_scores(model: Any, pairs: Sequence[tuple[Sequence[int], Sequence[int]]], *, pad_id: int = 0,
-                        batch_size: int = 8, precision: str = "auto") -> tuple[list[float], list[bool]]:
+                        batch_size: int = 8, precision: str = "auto",
+                        on_batch: Callable[[list[int]], None] | None = None) -> tuple[list[float], list[bool]]:
     """Mean continuation cross-entropy and "argmax reproduces every token" per (context, continuation).
 
-    Sequences are run longest first in right-padded batches of `batch_size`.
+    Sequences are run longest first in right-padded batches of `batch_size`;
+    `on_batch(rows)` hears which pairs each batch finished.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
@@ -101,6 +104,8 @@ def continuation_scores(model: Any, pairs: Sequence[tuple[Sequence[int], Sequenc
             target = ids[r, n_ctx:n_ctx + n_cont]
             ce[i] = F.cross_entropy(pred, target).item()
             exact[i] = bool((pred.argmax(dim=-1) == target).all())
+        if on_batch is not None:
+            on_batch(rows)
     return ce, exact
 
 
@@ -110,14 +115,22 @@ def pick_choice(losses: Sequence[float]) -> int:
 
 
 def score_items(model: Any, items: Sequence[ScoredItem], *, lm: bool = False, pad_id: int = 0,
-                batch_size: int = 8, precision: str = "auto") -> list[bool]:
-    """Correctness per item: lowest-loss choice == gold (MC, schema) or all-argmax (`lm`)."""
+                batch_size: int = 8, precision: str = "auto", on_done: OnDone | None = None) -> list[bool]:
+    """Correctness per item: lowest-loss choice == gold (MC, schema) or all-argmax (`lm`).
+
+    `on_done(n)` hears progress in items: each scored choice counts 1/len(choices).
+    """
     flat, owner = [], []
     for k, item in enumerate(items):
         for pair in item.pairs:
             flat.append(pair)
             owner.append(k)
-    ce, exact = continuation_scores(model, flat, pad_id=pad_id, batch_size=batch_size, precision=precision)
+    on_batch = None
+    if on_done is not None:
+        def on_batch(rows: list[int]) -> None:
+            on_done(sum(1.0 / len(items[owner[r]].pairs) for r in rows))
+    ce, exact = continuation_scores(model, flat, pad_id=pad_id, batch_size=batch_size, precision=precision,
+                                    on_batch=on_batch)
     per_item_ce: list[list[float]] = [[] for _ in items]
     per_item_exact: list[list[bool]] = [[] for _ in items]
     for k, c, e in zip(owner, ce, exact):
@@ -172,7 +185,8 @@ def _decode(tokenizer: Any, ids: Sequence[int]) -> str:
 @torch.no_grad()
 def greedy_generate(model: Any, tokenizer: Any, prompts: Sequence[Sequence[int]],
                     max_new_tokens: int | Sequence[int], *, eos_id: int | None, stop_strings: Sequence[str] = (),
-                    pad_id: int = 0, batch_size: int = 8, precision: str = "auto") -> list[str]:
+                    pad_id: int = 0, batch_size: int = 8, precision: str = "auto",
+                    on_done: OnDone | None = None) -> list[str]:
     """Greedy continuations (decoded text, end-of-text excluded) of each prompt.
 
     A row stops at end of text, when its decoded text contains a stop string,
@@ -213,15 +227,17 @@ def greedy_generate(model: Any, tokenizer: Any, prompts: Sequence[Sequence[int]]
             active = still
         for i in rows:
             outputs[i] = _decode(tokenizer, new[i])
+        if on_done is not None:
+            on_done(len(rows))
     return outputs
 
 
 def score_generation(model: Any, tokenizer: Any, cfg: TaskConfig, items: Sequence[GenerationItem], *,
-                     eos_id: int | None, pad_id: int = 0, batch_size: int = 8,
-                     precision: str = "auto") -> tuple[list[bool], list[str]]:
+                     eos_id: int | None, pad_id: int = 0, batch_size: int = 8, precision: str = "auto",
+                     on_done: OnDone | None = None) -> tuple[list[bool], list[str]]:
     outputs = greedy_generate(model, tokenizer, [it.context_ids for it in items], [it.max_new_tokens for it in items],
                               eos_id=eos_id, stop_strings=cfg.stop_strings, pad_id=pad_id, batch_size=batch_size,
-                              precision=precision)
+                              precision=precision, on_done=on_done)
     correct = [generation_correct(out, it.labels, stop_strings=cfg.stop_strings, cot_delimiter=cfg.cot_delimiter,
                                   do_normalization=cfg.do_normalization) for out, it in zip(outputs, items)]
     return correct, outputs
@@ -242,35 +258,42 @@ def _special_id(tokenizer: Any, attr: str, token: str) -> int | None:
 
 def evaluate_task(model: Any, tokenizer: Any, cfg: TaskConfig, examples: Sequence[Any], *, batch_size: int = 8,
                   limit: int | None = None, pad_id: int | None = None, eos_id: int | None = None,
-                  precision: str = "auto") -> dict:
+                  precision: str = "auto", on_done: OnDone | None = None) -> dict:
     """Accuracy of `model` on one task.
 
-    Returns ``{"accuracy", "n"}`` and, with ``cfg.has_categories``,
+    Returns ``{"accuracy", "n", "skipped"}`` and, with ``cfg.has_categories``,
     ``"per_category": {category: accuracy}`` and ``"per_category_n"``; then
     ``"accuracy"`` is the micro average over all scored examples (DCLM's
     MMLU headline is the MACRO average of ``per_category``, which the
     aggregator computes). `limit` scores the first `limit` examples, each
     prompted exactly as in a full run. `eos_id` (generation) defaults to the
     tokenizer's ``eos_token_id`` or ``<|endoftext|>``; `pad_id` to 0 (any id
-    works: padding is on the right and never scored).
+    works: padding is on the right and never scored). ``n`` counts the scored
+    items; ``skipped`` those whose continuation alone fills ``cfg.max_seq_len``
+    (see `eval.prompts`), which are not scored. `on_done(n)` hears progress in items.
     """
     if limit is not None and limit < 1:
         raise ValueError("limit must be >= 1")
     if not examples:
         raise DataError(f"task {cfg.label!r}: no examples")
-    items = build_items(cfg, examples, tokenizer, limit=limit)
+    skipped: list[int] = []
+    items = build_items(cfg, examples, tokenizer, limit=limit, skipped=skipped)
+    if not items:
+        raise DataError(f"task {cfg.label!r}: all {len(skipped)} items have continuations longer than the model's "
+                        f"max_seq_len {cfg.max_seq_len}; nothing to score")
     if pad_id is None:
         pad_id = 0
     if cfg.icl_task_type == GENERATION:
         if eos_id is None:
             eos_id = _special_id(tokenizer, "eos_token_id", "<|endoftext|>")
         correct, _ = score_generation(model, tokenizer, cfg, items, eos_id=eos_id, pad_id=pad_id,
-                                      batch_size=batch_size, precision=precision)
+                                      batch_size=batch_size, precision=precision, on_done=on_done)
     else:
         correct = score_items(model, items, lm=cfg.icl_task_type == LANGUAGE_MODELING, pad_id=pad_id,
-                              batch_size=batch_size, precision=precision)
+                              batch_size=batch_size, precision=precision, on_done=on_done)
     n = len(correct)
-    result: dict = {"label": cfg.label, "num_fewshot": cfg.num_fewshot, "accuracy": sum(correct) / n, "n": n}
+    result: dict = {"label": cfg.label, "num_fewshot": cfg.num_fewshot, "accuracy": sum(correct) / n, "n": n,
+                    "skipped": len(skipped)}
     if cfg.has_categories:
         hits: dict[str, list[bool]] = {}
         for item, ok in zip(items, correct):

@@ -70,3 +70,28 @@ def test_downloaded_tree_runs(tmp_path):
     plans, _ = _plan("core", "v2", dest)
     copa = next(p for p in plans if p["name"] == "copa")
     assert copa["path"].is_file()
+
+
+def test_unreachable_source_stops_at_once_and_says_what_to_do(tmp_path, monkeypatch):
+    import socket
+    import time
+
+    from dcbench.errors import DataError
+
+    monkeypatch.setenv("no_proxy", "*")  # a proxy in the environment would answer for the host
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.perf_counter()
+    with pytest.raises(DataError) as err:
+        download_tasks(tmp_path / "dest", base_url=f"http://127.0.0.1:{port}/local_data", tasks=["core"],
+                       progress=False)
+    assert time.perf_counter() - t0 < 2.0  # not 21 files x 3 attempts
+    msg = str(err.value)
+    assert "`dcbench eval download` cannot reach" in msg and "--tasks-dir" in msg and "--base-url" in msg
+
+
+def test_default_source_is_pinned_to_the_release_dclm_uses():
+    from dcbench.eval.download import DEFAULT_BASE_URL
+
+    assert "/llm-foundry/v0.9.0/scripts/eval/local_data" in DEFAULT_BASE_URL

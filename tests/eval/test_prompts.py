@@ -210,3 +210,34 @@ def test_task_config_from_yaml_entry(shared_data):
     assert copa.continuation_delimiter == " " and copa.fewshot_random_seed == 1234 and copa.max_seq_len == 2048
     with pytest.raises(ConfigError):
         TaskConfig(label="x", dataset_uri="-", icl_task_type="nope")
+
+
+# ------------------------------------------------------------------ over-long items
+
+
+def test_items_whose_continuation_fills_the_context_are_skipped_and_counted():
+    """Contexts are left-truncated as LLM-Foundry does; a choice that alone fills max_seq_len has no
+    LLM-Foundry rule (it raises), so its whole question is skipped and reported; the few-shot
+    generator still advances, so the other items are exactly what a longer context would give them."""
+    long_answer = " ".join(f"w{k}" for k in range(12))
+    exs = [MCExample(f"q{i} is", ("yes", long_answer if i == 1 else "no"), 0) for i in range(4)]
+    short, wide = cfg("multiple_choice", 2, max_seq_len=10), cfg("multiple_choice", 2, max_seq_len=1000)
+    tok = WordTok()
+    with pytest.raises(DataError, match="continuation of 12 tokens does not fit in max_seq_len 10"):
+        build_items(short, exs, tok)
+    skipped: list[int] = []
+    items = build_items(short, exs, tok, skipped=skipped)
+    assert skipped == [1] and [it.index for it in items] == [0, 2, 3]
+    full = {it.index: it for it in build_items(wide, exs, tok)}
+    for it in items:
+        for (ctx, cont), (ctx_full, cont_full) in zip(it.pairs, full[it.index].pairs):
+            assert cont == cont_full and len(ctx) + len(cont) <= 10
+            assert ctx == ctx_full[-len(ctx):]  # left-truncated, never cut elsewhere
+
+
+def test_skipped_indices_are_positions_in_the_file_across_categories():
+    exs = [LMExample(f"c{i}", " ".join(["x"] * (20 if i in (2, 3) else 1)), category="ab"[i % 2]) for i in range(6)]
+    skipped: list[int] = []
+    items = build_items(cfg("language_modeling", 0, max_seq_len=8, has_categories=True), exs, WordTok(),
+                        skipped=skipped)
+    assert sorted(skipped) == [2, 3] and sorted(it.index for it in items) == [0, 1, 4, 5]

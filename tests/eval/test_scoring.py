@@ -100,7 +100,7 @@ def test_multiple_choice_per_category_and_limit():
     out = evaluate_task(model, IdTok(), cfg("multiple_choice", has_categories=True), exs, limit=3)
     assert out["n"] == 3 and out["per_category"] == {"x": 1.0, "y": 0.5}
     out = evaluate_task(model, IdTok(), cfg("multiple_choice"), exs, limit=1)
-    assert out == {"label": "t", "num_fewshot": 0, "accuracy": 1.0, "n": 1}
+    assert out == {"label": "t", "num_fewshot": 0, "accuracy": 1.0, "n": 1, "skipped": 0}
 
 
 # ---------------------------------------------------------------- generation
