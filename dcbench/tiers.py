@@ -33,6 +33,14 @@ from dcbench.errors import ConfigError
 
 TOY_POOL = "toy"
 FREE_ON_OFFICIAL = frozenset({"accum"})  # DCLM: only --acc may change on a leaderboard run
+# The tokenizer a tier's name fixes, by the sha256 of its tokenizer.json (None: not pinned; GPT-NeoX-20B
+# comes from the hub). The toy BPEs ship with dcbench (dcbench.training's data/bpe-N.json), trained on the
+# default toy pool's text; dcbench.flows.tier_tokenizers rebuilds them byte for byte.
+TOKENIZER_SHA256: Mapping[str, str | None] = MappingProxyType({
+    "gpt-neox-20b": None,
+    "bpe-1024": "c6fd394be1f8fcaad3081034b1329e42853f01617569f71f13fa7f6ebe046ec4",
+    "bpe-2048": "648c3c7c5521a63ec8aea8b9602a4eb579be6720d0fe01c8f33cf3c43b59dce4",
+})
 _RW = "global-shard_03"  # DCLM's RefinedWeb subsets for the filtering track all live in this shard
 
 
@@ -113,7 +121,7 @@ class Tier:
     weight_decay: float
     z_loss: float
     official: bool
-    tokenizer: str  # "gpt-neox-20b", or "bpe-<vocab>" trained on the pool
+    tokenizer: str  # "gpt-neox-20b", or "bpe-<vocab>": a fixed file (TOKENIZER_SHA256)
     eval_suite: str  # "core" or "toy"
     cooldown_lr: float = 3e-5
     beta1: float = 0.9

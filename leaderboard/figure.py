@@ -1,9 +1,13 @@
-"""The leaderboard's Plotly figure: CORE against training compute (log x).
+"""The leaderboard's Plotly figure: each entry's headline score against training compute (log x).
+
+The headline score is CORE; a toy tier's entries, which have no CORE (their
+suite is the toy suite), are plotted by TOY and say so in the hover, so every
+ranked entry has a point.
 
 One trace per (tier, source), so the page's tier filter can show one tier by
 toggling traces; references are open orange diamonds, our submissions blue
 circles (two legend-only traces name the marks). Every point has hover details
-(name, tier, recipe, CORE, MMLU, compute, whether it is a DCLM reference) and
+(name, tier, recipe, CORE, MMLU, compute, epochs over the data, whether it is a DCLM reference) and
 carries [its recipe block's anchor, its id], so a click opens the recipe. Text that comes from
 submissions goes through `plot_text` (escaped for Plotly's pseudo-HTML).
 """
@@ -13,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from dcbench.leaderboard.rowfacts import (
-    Scale, dig, is_reference, row_name, sci, split_name, training_flops)
+    Scale, dig, is_reference, num, row_name, sci, split_name, training_flops)
 from dcbench.pages import PLOT_CONFIG, PLOT_FONT, plot_text
 
 OURS_COLOR = "#1565c0"
@@ -50,10 +54,27 @@ def hover_text(row: Mapping[str, Any], scale: Scale, flops: float) -> str:
     source = "DCLM reference result" if is_reference(row) else "dcbench submission"
     lines += [f"tier {plot_text(row.get('tier'))} \u00b7 {source}",
               f"CORE {scale.text(row.get('core'))} \u00b7 MMLU {scale.text(row.get('mmlu'))}"
-              f" \u00b7 EXTENDED {scale.text(row.get('extended'))}",
-              f"compute \u2248 {sci(flops)} FLOPs",
+              f" \u00b7 EXTENDED {scale.text(row.get('extended'))}" + _toy_text(row, scale),
+              f"compute \u2248 {sci(flops)} FLOPs" + _epochs_text(row),
               "recipe: " + plot_text(recipe_summary(row), HOVER_WIDTH)]
     return "<br>".join(lines)
+
+
+def _toy_text(row: Mapping[str, Any], scale: Scale) -> str:
+    return "" if num(row.get("toy")) is None else f" \u00b7 TOY {scale.text(row.get('toy'))} (plotted)"
+
+
+def headline(row: Mapping[str, Any], scale: Scale) -> float | None:
+    """CORE in percent, or TOY for an entry with no CORE (a toy tier's)."""
+    core = scale.pct(row.get("core"))
+    return scale.pct(row.get("toy")) if core is None else core
+
+
+def _epochs_text(row: Mapping[str, Any]) -> str:
+    """` · 14.4 epochs over its data` where the submission recorded it."""
+    value = num(row.get("epochs"))
+    value = num(dig(row, "submission", "model", "epochs")) if value is None else value
+    return "" if value is None else f" \u00b7 {value:.1f} epochs over its data"
 
 
 def _trace(tier: str, ref: bool, points: list[tuple[Mapping[str, Any], float, float, str]],
@@ -74,11 +95,11 @@ def _legend_trace(ref: bool) -> dict[str, Any]:
 
 def core_vs_compute(rows: Sequence[Mapping[str, Any]], scale: Scale, anchors: Mapping[int, str],
                     tier_order: Sequence[str]) -> tuple[dict[str, Any], list[Mapping[str, Any]]]:
-    """(figure as {data, layout, config}, rows not plotted: no CORE score or unknown compute)."""
+    """(figure as {data, layout, config}, rows not plotted: no CORE or TOY score, or unknown compute)."""
     groups: dict[tuple[str, bool], list] = {}
     skipped = []
     for row in rows:
-        core, flops = scale.pct(row.get("core")), training_flops(row)
+        core, flops = headline(row, scale), training_flops(row)
         if core is None or flops is None:
             skipped.append(row)
             continue
@@ -101,12 +122,13 @@ def _layout(has_points: bool) -> dict[str, Any]:
                   "mirror": True, "ticks": "outside",
                   "title": {"text": "training compute (FLOPs \u2248 6 \u00d7 params \u00d7 tokens, log scale)"}},
         "yaxis": {"gridcolor": "#e3e3e3", "linecolor": "#333", "mirror": True, "ticks": "outside",
-                  "zeroline": False, "title": {"text": "CORE (centered accuracy, %)"}},
+                  "zeroline": False,
+                  "title": {"text": "CORE (centered accuracy, %); toy tiers: TOY"}},
         "legend": {"orientation": "h", "x": 0, "y": 1.01, "yanchor": "bottom", "itemclick": False,
                    "itemdoubleclick": False},
     }
     if not has_points:
-        layout["annotations"] = [{"text": "no submission has both a CORE score and a known training compute",
+        layout["annotations"] = [{"text": "no submission has both a CORE (or TOY) score and a known training compute",
                                   "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5, "showarrow": False}]
     return layout
 

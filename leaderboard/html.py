@@ -8,7 +8,7 @@ page, from `templates/leaderboard.html.j2`:
   point per result with hover details; a click on a point opens its recipe;
 * a tier filter (buttons) that shows one tier in the plot and the sections below;
 * per tier: a ranking table (by CORE; toy tiers by TOY; ranks restart per track), MMLU and
-  EXTENDED beside it; a per-task table (a row per submission, a column per task, shaded
+  EXTENDED beside it, and the epochs each model trained over its data; a per-task table (a row per submission, a column per task, shaded
   relative within each task); both sort when a header is clicked;
 * each submission's recipe, dataset statistics and hyperparameters in a `<details>` block.
 
@@ -102,9 +102,18 @@ def _rank_table(rows: Sequence[Mapping[str, Any]], toy: bool, scale: Scale,
     groups = [{"track": track, "rows": [
         {"id": row.get("id"), "ref": is_reference(row), "rank": rank, "name": _name(row, anchors[id(row)]),
          "track": track, "cells": [_score_cell(scale, row.get(k)) for k in [primary, *others]],
-         "created": str(row.get("created") or "")}
+         "epochs": _epochs_cell(row), "created": str(row.get("created") or "")}
         for rank, row in enumerate(_ranked(members, primary), 1)]} for track, members in tracks.items()]
     return {"primary": primary, "columns": [primary, *others], "groups": groups, "track_heads": len(tracks) > 1}
+
+
+def _epochs_cell(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Passes over the training data (the store's column, else the submission's record)."""
+    value = num(row.get("epochs"))
+    if value is None:
+        value = num(dig(row, "submission", "model", "epochs"))
+    return {"text": MISSING, "v": "", "na": None} if value is None else \
+        {"text": f"{value:.1f}", "v": f"{value:.4f}", "na": None}
 
 
 def _task_table(rows: Sequence[Mapping[str, Any]], toy: bool, scale: Scale,

@@ -1,8 +1,9 @@
 """The leaderboard's rules: one function per rule, each saying what to change.
 
-DCLM (specs/dclm.md §7, §9): the model, token budget and evaluation are fixed per
-scale; only the data (and, on official scales, the accumulation steps) may change.
-Small tiers keep the same rules so their entries stay comparable among themselves.
+DCLM (specs/dclm.md §7, §9): the model, token budget, tokenizer and evaluation are fixed
+per scale; only the data (and, on official scales, the accumulation steps) may change.
+Small tiers keep the same rules so their entries stay comparable among themselves; their
+tokenizer is one shipped file, checked by its sha256 (`dcbench.tiers.TOKENIZER_SHA256`).
 
 `check(submission, store=None)` returns every `Rejection`; an empty list means
 accepted. With `reference=True` (imported DCLM results) the hyperparameter, budget
@@ -16,7 +17,7 @@ from typing import Any, Callable
 
 from dcbench.errors import ConfigError
 from dcbench.leaderboard.submission import tier_differences
-from dcbench.tiers import FREE_ON_OFFICIAL, TIERS, get_tier, tier_record
+from dcbench.tiers import FREE_ON_OFFICIAL, TIERS, TOKENIZER_SHA256, get_tier, tier_record
 
 CORE_SUITES = ("core", "core+mmlu", "extended")
 
@@ -90,6 +91,24 @@ def rule_token_budget(sub: dict[str, Any], store=None) -> list[Rejection]:
                                       f"{tier.tokens:,} ({tier.steps:,} steps); train exactly the tier's budget")]
 
 
+def rule_tokenizer(sub: dict[str, Any], store=None) -> list[Rejection]:
+    """A tier that pins its tokenizer's sha256 (the toy tiers) accepts tokens made with that file only."""
+    tier = _tier(sub)
+    want = TOKENIZER_SHA256.get(tier.tokenizer) if tier is not None else None
+    if want is None:
+        return []
+    got = (sub.get("tokenizer") or {}).get("sha256")
+    fix = (f"re-run `dcbench tokenize` without --tokenizer (it uses the tier's own {tier.tokenizer}, sha256 "
+           f"{want[:12]}), then train and evaluate again")
+    if not got:
+        return [Rejection("tokenizer", f"the run does not record which tokenizer made its tokens; tier {tier.name} "
+                                       f"requires {tier.tokenizer}: {fix}")]
+    if got != want:
+        return [Rejection("tokenizer", f"the tokens were made with tokenizer sha256 {got[:12]}, but tier {tier.name} "
+                                       f"requires its own {tier.tokenizer} (sha256 {want[:12]}): {fix}")]
+    return []
+
+
 def rule_suite(sub: dict[str, Any], store=None) -> list[Rejection]:
     """The tier's suite, complete: CORE for official tiers, TOY for toy tiers."""
     tier = _tier(sub)
@@ -161,11 +180,12 @@ RULES: dict[str, Callable[..., list[Rejection]]] = {
     "tier": rule_tier,
     "hyperparameters": rule_hyperparameters,
     "token_budget": rule_token_budget,
+    "tokenizer": rule_tokenizer,
     "suite": rule_suite,
     "ids": rule_ids,
     "duplicate": rule_duplicate,
 }
-REFERENCE_SKIPS = ("hyperparameters", "token_budget", "suite", "tier")
+REFERENCE_SKIPS = ("hyperparameters", "token_budget", "tokenizer", "suite", "tier")
 
 
 def check(submission: dict[str, Any], store=None, *, reference: bool = False) -> list[Rejection]:

@@ -25,7 +25,7 @@ from dcbench.tiers import TIERS
 
 SOURCES = ("dcbench", "dclm-reference")
 COLUMNS = ("id", "name", "tier", "track", "core", "extended", "mmlu", "toy", "created", "source", "model_id",
-           "eval_id", "suite", "version")
+           "eval_id", "suite", "version", "epochs")
 
 # (version, statements): each brings the schema from version-1 to version.
 MIGRATIONS: list[tuple[int, list[str]]] = [
@@ -43,6 +43,9 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "ALTER TABLE submissions ADD COLUMN version TEXT",
         "CREATE INDEX submissions_model ON submissions (model_id)",
         "CREATE INDEX submissions_eval ON submissions (eval_id)",
+    ]),
+    (3, [  # passes over the training data (NULL where a run did not record them)
+        "ALTER TABLE submissions ADD COLUMN epochs DOUBLE PRECISION",
     ]),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -159,7 +162,7 @@ class Store:
             doc = {**doc, "source": "dclm-reference"}
         elif doc.get("source", "dcbench") != "dcbench":
             raise DataError(f"source {doc.get('source')!r} is for imported reference results; "
-                            f"use force_reference=True (dclm_import) for those")
+                            f"add those with `dcbench leaderboard import-dclm`")
         rejections = rules.check(doc, self, reference=force_reference)
         if rejections:
             raise DataError(rules.format_rejections(rejections))
@@ -176,7 +179,8 @@ class Store:
                   number_or_none(aggs.get("CORE")), number_or_none(aggs.get("EXTENDED")),
                   number_or_none(aggs.get("MMLU")), number_or_none(aggs.get("TOY")),
                   str(doc.get("created") or ""), doc.get("source", "dcbench"), chain.get("model"), chain.get("eval"),
-                  ev.get("suite"), ev.get("version"), json.dumps(doc, sort_keys=True, ensure_ascii=False))
+                  ev.get("suite"), ev.get("version"), number_or_none((doc.get("model") or {}).get("epochs")),
+                  json.dumps(doc, sort_keys=True, ensure_ascii=False))
         cols = (*COLUMNS, "doc")
         self._execute(f"INSERT INTO submissions ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", values)
 

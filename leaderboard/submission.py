@@ -13,10 +13,17 @@ hyperparameters and the evaluation results. `leaderboard.rules.check` judges it;
      "recipe": {...}, "recipe_id",
      "dataset": {documents_in, documents_kept, quarantined, steps: [{name, in, kept, removed, ...}]},
      "tokens": {sequences, tokens, seq_len},
-     "model": {tier_record, overrides, off_leaderboard, steps, tokens_trained, final_loss},
+     "tokenizer": {sha256, vocab_size},
+     "model": {tier_record, overrides, off_leaderboard, steps, tokens_trained, final_loss, epochs},
      "eval": {suite, version, tasks: {name: accuracy}, aggregates: {CORE, EXTENDED, MMLU, TOY}, complete,
               missing, limit},
      "created", "dcbench"}
+
+The artefacts are found from a run directory through the id chain: the model's config
+records its tokens directory, the tokens' manifest records where its dataset was read, and
+the dataset's manifest holds the recipe. Evaluation results are found where `dcbench eval`
+writes them by default (`eval_<suite>.json` beside the model), preferring the tier's suite
+and results whose id chain names this model.
 """
 
 from __future__ import annotations
@@ -117,42 +124,160 @@ def eval_id_of(results: dict[str, Any]) -> str:
         "code": results.get("dcbench")})
 
 
-def _find_eval_json(run_dir: Path) -> Path:
-    candidates = [run_dir / "eval.json", run_dir / "results.json", *sorted((run_dir / "eval").glob("*.json"))]
-    for c in candidates:
-        if c.is_file():
-            return c
-    raise DataError(f"{run_dir}: no evaluation results (looked for eval.json, results.json, eval/*.json); "
-                    f"pass eval_json=")
+EVAL_FILES = ("eval_{suite}.json", "eval_*.json", "eval.json", "results.json", "eval/*.json")
+TIER_SUITE_FILES = {"toy": ("toy",), "core": ("core", "core_mmlu", "extended")}  # as `dcbench eval` names them
 
 
-def _resolve_paths(run_dir, dataset_dir, tokens_dir, model_dir, eval_json) -> tuple[Path | None, ...]:
-    """Fill what was not given from a run directory or from the artefacts' own records."""
-    run = Path(run_dir) if run_dir is not None else None
-    if run is not None:
-        # a reproduce-style layout: run/{dataset,tokens,model|train}/ and run/eval.json
-        def sub(*names: str) -> Path | None:
-            return next((run / n for n in names if (run / n / MANIFEST_NAME).is_file()), None)
+def _eval_candidates(dirs: list[Path], suite: str) -> list[Path]:
+    """Results files in `dirs`, the tier's suites first (`dcbench eval` writes eval_<suite>.json)."""
+    found: list[Path] = []
+    for d in dict.fromkeys(dirs):
+        for pattern in EVAL_FILES:
+            names = [pattern.format(suite=s) for s in TIER_SUITE_FILES.get(suite, (suite,))] \
+                if "{suite}" in pattern else [pattern]
+            for name in names:
+                found += [p for p in sorted(d.glob(name)) if p.is_file() and p not in found]
+    return found
 
-        dataset_dir = dataset_dir or sub("dataset", "data", "process")
-        tokens_dir = tokens_dir or sub("tokens")
-        if model_dir is None:
-            model_dir = sub("model", "train") or (run if (run / MANIFEST_NAME).is_file() else None)
-        if eval_json is None:
-            eval_json = _find_eval_json(run)
+
+def _evaluates(path: Path, model_id: str) -> bool:
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(results, dict) and ((results.get("model") or {}).get("id_chain") or {}).get("model") == model_id
+
+
+def find_eval_json(dirs: list[Path], model_id: str, suite: str) -> Path:
+    """The results of this model in `dirs`: the first candidate that names the model, else the first
+    candidate (the id rule then says it evaluated another model)."""
+    candidates = _eval_candidates(dirs, suite)
+    if not candidates:
+        where = " or ".join(str(d) for d in dict.fromkeys(dirs))
+        raise DataError(f"no evaluation results in {where} (looked for eval_{suite}.json, eval_*.json, eval.json, "
+                        f"results.json, eval/*.json): run `dcbench eval {dirs[-1]} --suite {suite}` first, "
+                        f"or pass --eval RESULTS.json")
+    return next((c for c in candidates if _evaluates(c, model_id)), candidates[0])
+
+
+def _is_model_dir(path: Path) -> bool:
+    try:
+        return (path / MANIFEST_NAME).is_file() and Manifest.load(str(path / MANIFEST_NAME)).kind == "model"
+    except DataError:
+        return False
+
+
+def _layout(run: Path) -> dict[str, Path | None]:
+    """A reproduce-style layout (run/{dataset,tokens,model}/), or a `dcbench train --out` directory itself."""
+    if not run.is_dir():
+        raise DataError(f"run directory {run} not found: pass the `dcbench train --out` directory (or a "
+                        f"`dcbench reproduce` recipe directory)")
+
+    def sub(*names: str) -> Path | None:
+        return next((run / n for n in names if (run / n / MANIFEST_NAME).is_file()), None)
+
+    model = sub("model", "train") or (run if _is_model_dir(run) else None)
+    return {"dataset": sub("dataset", "data", "process"), "tokens": sub("tokens"), "model": model}
+
+
+def _recorded_tokens(model_dir: Path) -> Path | None:
+    """The tokens directory the trainer recorded in the model's config.json, when it is still there."""
+    cfg = model_dir / "model" / "config.json"
+    if cfg.is_file():
+        td = json.loads(cfg.read_text()).get("tokens_dir")
+        if td and (Path(td) / MANIFEST_NAME).is_file():
+            return Path(td)
+    return None
+
+
+def _recorded_dataset(tokens_dir: Path | None) -> Path | None:
+    """The dataset directory the tokens' manifest recorded (`dcbench tokenize`), when it is still there."""
+    if tokens_dir is None:
+        return None
+    where = Manifest.load(str(tokens_dir / MANIFEST_NAME)).extra.get("dataset_dir")
+    return Path(where) if where and (Path(where) / MANIFEST_NAME).is_file() else None
+
+
+def _resolve_paths(run_dir, dataset_dir, tokens_dir, model_dir) -> tuple[Path | None, Path | None, Path]:
+    """(dataset, tokens, model) directories: those given, then a run directory's layout, then the id chain
+    (model -> its recorded tokens -> their recorded dataset)."""
+    found = _layout(Path(run_dir)) if run_dir is not None else {}
+    model_dir = model_dir or found.get("model")
     if model_dir is None:
-        raise DataError("no model: pass run_dir or model_dir (a train run dir with manifest.json)")
+        raise DataError(f"no trained model in {run_dir}: pass the `dcbench train --out` directory, which holds "
+                        f"manifest.json and model/")
     model_dir = Path(model_dir)
-    if tokens_dir is None:  # the trainer records where its tokens were
-        cfg = model_dir / "model" / "config.json"
-        if cfg.is_file():
-            td = json.loads(cfg.read_text()).get("tokens_dir")
-            if td and (Path(td) / MANIFEST_NAME).is_file():
-                tokens_dir = td
-    if eval_json is None:
-        eval_json = _find_eval_json(model_dir)
-    return (Path(dataset_dir) if dataset_dir else None, Path(tokens_dir) if tokens_dir else None, model_dir,
-            Path(eval_json))
+    tokens_dir = Path(tokens_dir) if tokens_dir else found.get("tokens") or _recorded_tokens(model_dir)
+    dataset_dir = Path(dataset_dir) if dataset_dir else found.get("dataset") or _recorded_dataset(tokens_dir)
+    return dataset_dir, tokens_dir, model_dir
+
+
+def _missing_dataset(tokens_path: Path | None, tokens_man: Manifest | None) -> DataError:
+    if tokens_man is None:
+        return DataError("the model's token shards were not found (the model records where they were): pass "
+                         "--tokens DIR (the `dcbench tokenize -o` directory) and --dataset DIR (the `dcbench "
+                         "process --out` directory), so the entry carries its recipe")
+    return DataError(f"the dataset of the tokens in {tokens_path} ({tokens_man.inputs.get('dataset')}) was not found: "
+                     f"pass --dataset DIR (the `dcbench process --out` directory it came from), so the entry "
+                     f"carries its recipe")
+
+
+def recipe_name(dataset_man: Manifest) -> str:
+    """What an entry is called by default: its recipe's name (a dataset manifest is named after it)."""
+    recipe = dataset_man.extra.get("recipe")
+    named = recipe.get("name") if isinstance(recipe, dict) else None
+    return str(named or dataset_man.name)
+
+
+def _dataset_part(man: Manifest) -> dict[str, Any]:
+    return {"documents_in": man.extra.get("records"), "documents_kept": man.documents,
+            "quarantined": man.extra.get("quarantined"), "pool_name": man.extra.get("pool_name"),
+            "steps": man.extra.get("steps", [])}
+
+
+def _eval_part(results: dict[str, Any]) -> dict[str, Any]:
+    aggregates = results.get("aggregates") or {}
+    return {"suite": results.get("suite"), "version": results.get("version"),
+            "tasks": {k: v.get("accuracy") for k, v in (results.get("tasks") or {}).items()},
+            "aggregates": {k: number_or_none(aggregates.get(k)) for k in HEADLINE if k in aggregates},
+            "complete": bool(results.get("complete")), "missing": list(results.get("missing") or []),
+            "limit": results.get("limit")}
+
+
+def _read_results(path: Path) -> dict[str, Any]:
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise DataError(f"{path}: cannot read evaluation results ({e})") from e
+    if not isinstance(results, dict) or "tasks" not in results:
+        raise DataError(f"{path}: not a dcbench evaluation results file (no 'tasks'): pass the file "
+                        f"`dcbench eval` wrote with --eval")
+    return results
+
+
+def _model_part(man: Manifest, model_path: Path, official, tokens_man: Manifest | None) -> dict[str, Any]:
+    """The trained configuration against the tier's, the budget trained and the passes over the data."""
+    config_path = model_path / "model" / "config.json"
+    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+    trained = config.get("tier") or tier_record(official)
+    overrides = dict(man.inputs.get("overrides") or {})
+    changed = tier_differences(trained, tier_record(official))
+    steps = int(man.extra.get("steps", config.get("steps", 0)) or 0)
+    tokens_trained = man.extra.get("tokens")
+    if tokens_trained is None:
+        tokens_trained = steps * int(trained.get("global_batch", 0)) * int(trained.get("model", {}).get("seq_len", 0))
+    return {"tier_record": trained, "overrides": overrides, "changed_fields": changed,
+            "off_leaderboard": bool(set(overrides) - FREE_ON_OFFICIAL) or bool(changed), "steps": steps,
+            "tokens_trained": int(tokens_trained), "final_loss": man.extra.get("final_loss"),
+            "epochs": _epochs(man, tokens_man, trained, steps)}
+
+
+def _epochs(model_man: Manifest, tokens_man: Manifest | None, trained: dict[str, Any], steps: int) -> float | None:
+    """Passes over the data: what the trainer recorded, else worked out from the tokens' sequences."""
+    if model_man.extra.get("epochs") is not None:
+        return float(model_man.extra["epochs"])
+    sequences = tokens_man.extra.get("sequences") if tokens_man else None
+    return steps * int(trained.get("global_batch", 0)) / sequences if sequences else None
 
 
 # ------------------------------------------------------------------ building
@@ -164,71 +289,51 @@ def build_submission(run_dir: str | Path | None = None, *, dataset_dir: str | Pa
                      hash_files: bool = True) -> dict[str, Any]:
     """Read the artefacts of one run into a submission document (see the module docstring).
 
-    Give `run_dir` (a directory holding dataset/, tokens/, model/ or train/ and eval.json; or a train
-    run dir itself), or the explicit paths. The tokens directory is found from the model's config.json
-    when not given; a dataset directory absent here leaves the dataset ids unverified (null), which the
-    rules reject only where a recorded link disagrees. `hash_files` re-hashes local shards.
+    Give `run_dir` (a `dcbench train --out` directory, or a reproduce-style directory holding
+    dataset/, tokens/, model/), or the explicit paths; what is not given is found through the id
+    chain. A DataError says what to pass when the dataset (so the recipe) or the results cannot be
+    found. The name defaults to the recipe's. `hash_files` re-hashes local shards.
     """
-    dataset_path, tokens_path, model_path, eval_path = _resolve_paths(run_dir, dataset_dir, tokens_dir,
-                                                                      model_dir, eval_json)
+    dataset_path, tokens_path, model_path = _resolve_paths(run_dir, dataset_dir, tokens_dir, model_dir)
     errors: list[str] = []
     verified: dict[str, bool | None] = {k: None for k in CHAIN[1:]}
-
     model_man = _load_manifest(model_path, "model")
     verified["model"] = _verify_manifest(model_man, model_path, "model", errors, hash_files)
-    config_path = model_path / "model" / "config.json"
-    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
-    tier_name = model_man.inputs.get("tier") or model_man.name
-    official = get_tier(tier_name)
-    trained = config.get("tier") or tier_record(official)
-    overrides = dict(model_man.inputs.get("overrides") or {})
-    reference = tier_record(official)
-    changed = tier_differences(trained, reference)
-    off_leaderboard = bool(set(overrides) - FREE_ON_OFFICIAL) or bool(changed)
-
     tokens_man = _load_manifest(tokens_path, "tokens") if tokens_path else None
     if tokens_man is not None:
         verified["tokens"] = _verify_manifest(tokens_man, tokens_path, "tokens", errors, hash_files)
-    dataset_man = _load_manifest(dataset_path, "dataset") if dataset_path else None
-    if dataset_man is not None:
-        verified["dataset"] = _verify_manifest(dataset_man, dataset_path, "dataset", errors, hash_files)
-
-    try:
-        results = json.loads(eval_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise DataError(f"{eval_path}: cannot read evaluation results ({e})") from e
-    if not isinstance(results, dict) or "tasks" not in results:
-        raise DataError(f"{eval_path}: not a dcbench evaluation results file (no 'tasks')")
-    recomputed = eval_id_of(results)
-    verified["eval"] = recomputed == results.get("id")
+    if dataset_path is None:
+        raise _missing_dataset(tokens_path, tokens_man)
+    dataset_man = _load_manifest(dataset_path, "dataset")
+    verified["dataset"] = _verify_manifest(dataset_man, dataset_path, "dataset", errors, hash_files)
+    official = get_tier(model_man.inputs.get("tier") or model_man.name)
+    eval_path = Path(eval_json) if eval_json else find_eval_json(
+        [p for p in (Path(run_dir) if run_dir else None, model_path) if p is not None], model_man.id,
+        official.eval_suite)
+    results = _read_results(eval_path)
+    verified["eval"] = eval_id_of(results) == results.get("id")
     if not verified["eval"]:
-        errors.append(f"eval: results id {results.get('id')} does not match its contents ({recomputed}); "
+        errors.append(f"eval: results id {results.get('id')} does not match its contents ({eval_id_of(results)}); "
                       f"the results file was edited")
     eval_chain = (results.get("model") or {}).get("id_chain") or {}
-
     chain = {
-        "pool": (dataset_man.inputs.get("pool") if dataset_man else None),
-        "dataset": dataset_man.id if dataset_man else (tokens_man.inputs.get("dataset") if tokens_man else None),
+        "pool": dataset_man.inputs.get("pool"),
+        "dataset": dataset_man.id,
         "tokens": tokens_man.id if tokens_man else model_man.inputs.get("tokens"),
         "model": model_man.id,
         "eval": results.get("id"),
     }
     links = {
-        "dataset.pool": dataset_man.inputs.get("pool") if dataset_man else None,
+        "dataset.pool": dataset_man.inputs.get("pool"),
         "tokens.dataset": tokens_man.inputs.get("dataset") if tokens_man else None,
         "model.tokens": model_man.inputs.get("tokens"),
         "eval.dataset": eval_chain.get("dataset"),
         "eval.tokens": eval_chain.get("tokens"),
         "eval.model": eval_chain.get("model"),
     }
-    steps = int(model_man.extra.get("steps", config.get("steps", 0)) or 0)
-    tokens_trained = model_man.extra.get("tokens")
-    if tokens_trained is None:
-        tokens_trained = steps * int(trained.get("global_batch", 0)) * int(trained.get("model", {}).get("seq_len", 0))
-    aggregates = results.get("aggregates") or {}
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
-        "name": name or (dataset_man.name if dataset_man else model_man.name),
+        "name": name or recipe_name(dataset_man),
         "tier": official.name,
         "track": TRACK,
         "source": "dcbench",
@@ -236,37 +341,19 @@ def build_submission(run_dir: str | Path | None = None, *, dataset_dir: str | Pa
         "links": links,
         "verified": verified,
         "verify_errors": errors,
-        "recipe": (dataset_man.extra.get("recipe") if dataset_man else None),
-        "recipe_id": (dataset_man.inputs.get("recipe") if dataset_man else None),
-        "dataset": None if dataset_man is None else {
-            "documents_in": dataset_man.extra.get("records"),
-            "documents_kept": dataset_man.documents,
-            "quarantined": dataset_man.extra.get("quarantined"),
-            "pool_name": dataset_man.extra.get("pool_name"),
-            "steps": dataset_man.extra.get("steps", []),
-        },
+        "recipe": dataset_man.extra.get("recipe"),
+        "recipe_id": dataset_man.inputs.get("recipe"),
+        "dataset": _dataset_part(dataset_man),
         "tokens": None if tokens_man is None else {
             "sequences": tokens_man.extra.get("sequences"), "tokens": tokens_man.extra.get("tokens"),
             "seq_len": tokens_man.inputs.get("seq_len"),
         },
-        "model": {
-            "tier_record": trained,
-            "overrides": overrides,
-            "changed_fields": changed,
-            "off_leaderboard": off_leaderboard,
-            "steps": steps,
-            "tokens_trained": int(tokens_trained),
-            "final_loss": model_man.extra.get("final_loss"),
+        "tokenizer": {
+            "sha256": (tokens_man.inputs if tokens_man else model_man.inputs).get("tokenizer"),
+            "vocab_size": tokens_man.extra.get("vocab_size") if tokens_man else None,
         },
-        "eval": {
-            "suite": results.get("suite"),
-            "version": results.get("version"),
-            "tasks": {k: v.get("accuracy") for k, v in (results.get("tasks") or {}).items()},
-            "aggregates": {k: number_or_none(aggregates.get(k)) for k in HEADLINE if k in aggregates},
-            "complete": bool(results.get("complete")),
-            "missing": list(results.get("missing") or []),
-            "limit": results.get("limit"),
-        },
+        "model": _model_part(model_man, model_path, official, tokens_man),
+        "eval": _eval_part(results),
         "created": now_iso(),
         "dcbench": __version__,
     }

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import textwrap
 
 from dcbench.cliargs import parse_overrides
 from dcbench.errors import ConfigError
 from dcbench.mixture import load_mixture
+from dcbench.training.budget import repetition_warning
 from dcbench.training.scales import format_table, get_tier
-from dcbench.training.tier_tokenizer import DEFAULT_TOKENIZER, NEOX, tokenizer_for
+from dcbench.training.threads import THREADS_ENV
+from dcbench.training.tier_tokenizer import DEFAULT_TOKENIZER, tokenizer_for
 from dcbench.training.tokenize import tokenize_dataset, tokenize_mixture
 from dcbench.training.tokenizer import download_tokenizer, load_tokenizer, vocab_size
 
@@ -35,7 +38,9 @@ examples:
 A mixture file (kind: mixture) names its sources (dataset dirs or pool specs) and their token shares:
   sources: {web: web, reference: reference}
   weights: {web: 0.75, reference: 0.25}
-Sources of weight 0 are not read. For a mixing experiment, pass the same --tokenizer to every mixture.
+Sources of weight 0 are not read. Every tier has one tokenizer (`dcbench scales`, last column), used
+when --tokenizer is not given; tokens made with another are for experiments: `dcbench submit` refuses
+their models. A warning says when the tier's budget would repeat the tokens (and how many times).
 """
 
 
@@ -59,8 +64,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "tokenize", help="tokenize and globally shuffle a curated dataset (or a mixture of sources) for a tier",
         description=textwrap.fill(
             "Encode every document, append EOT, cut contexts of seq_len + 1 tokens and shuffle them globally in two "
-            "stages on Ray (like DCLM's tokshuf). Official tiers use the GPT-NeoX-20B tokenizer; small tiers train "
-            "a small BPE on the dataset (saved beside the tokens).", 100) + "\n\n" + textwrap.fill(
+            "stages on Ray (like DCLM's tokshuf). The tier fixes the tokenizer: GPT-NeoX-20B for official tiers, a "
+            "small BPE shipped with dcbench for the toy tiers (copied beside the tokens).", 100) + "\n\n" + textwrap.fill(
             "With --mix, tokenize a mixture file instead (Data Mixing Laws): each source's share of the tokens is "
             "its weight, to within one context. Without --tokens, as many tokens as the mixture allows without "
             "repeating any source; with --tokens, sources that have too few are repeated (with a warning).", 100),
@@ -74,7 +79,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--tier", required=True, help="scale tier (see `dcbench scales`)")
     t.add_argument("-o", "--output", required=True, help="token shards directory")
     t.add_argument("--tokenizer", default=None,
-                   help="tokenizer.json (default: the tier's; pass one for every mixture of a mixing experiment)")
+                   help="tokenizer.json (default: the tier's own; another makes tokens for experiments only)")
     t.add_argument("--workers", type=int, default=None, help="Ray tasks at once (default: all CPUs)")
     t.add_argument("--address", default=None, help="join an existing Ray cluster")
     t.add_argument("--seed", type=int, default=0, help="shuffle (and mixture selection) seed (default 0)")
@@ -101,6 +106,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (default 500)")
     tr.add_argument("--no-amp", action="store_true", help="fp32 instead of bf16 autocast")
     tr.add_argument("--peak-flops", type=float, default=None, help="the device's peak FLOP/s, for MFU")
+    tr.add_argument("--threads", type=int, default=None,
+                    help="CPU threads for torch (default $DCBENCH_THREADS, else one fewer than the CPUs available, "
+                         "1 to 4, shared among torchrun's local ranks); recorded in the model's manifest")
     tr.set_defaults(func=_train)
 
 
@@ -121,16 +129,8 @@ def _tokenize(args: argparse.Namespace) -> int:
     if args.tokens is not None and args.mix is None:
         raise ConfigError("--tokens goes with --mix (a plain dataset is tokenized whole)")
     tier = get_tier(args.tier)
-    mixture = None
-    if args.mix is not None:
-        mixture = load_mixture(args.mix)
-        datasets = list(mixture.sources.values())  # every source, whatever its weight: one BPE for all mixtures
-    else:
-        datasets = [args.dataset]
-    tok_path = tokenizer_for(tier, datasets, args.output, args.tokenizer)
-    if mixture is not None and args.tokenizer is None and tier.tokenizer != NEOX:
-        print("note: this BPE was trained on all the mixture's sources; for a mixing experiment train it once and "
-              f"pass --tokenizer {tok_path} to every mixture, so their losses are comparable")
+    mixture = load_mixture(args.mix) if args.mix is not None else None
+    tok_path = tokenizer_for(tier, args.output, args.tokenizer)
     if vocab_size(load_tokenizer(tok_path)) > tier.model.vocab_size:
         raise ConfigError(f"tokenizer {tok_path} has more tokens than tier {tier.name}'s vocabulary "
                           f"({tier.model.vocab_size}); use the tier's tokenizer")
@@ -148,6 +148,9 @@ def _tokenize(args: argparse.Namespace) -> int:
             continue
         print(f"  {name}: weight {r['weight']:.4f}, token share {r['token_share']:.4f}, "
               f"{r['contexts_taken']:,} of {r['contexts_available']:,} contexts ({r['epochs']:.2f} epochs)")
+    repeats = repetition_warning(tier, m.extra["sequences"])
+    if repeats:
+        print(repeats, file=sys.stderr)
     return 0
 
 
@@ -155,6 +158,8 @@ def _train(args: argparse.Namespace) -> int:
     # deferred: the trainer imports torch (~2 s measured); --help and `dcbench tokenize` must not pay it
     from dcbench.training.trainer import grow_until, train
 
+    if args.threads is not None:  # every train() below, --grow's rounds included, reads it as its default
+        os.environ[THREADS_ENV] = str(args.threads)
     if args.grow:
         if not (args.init_from and args.val_data):
             raise ConfigError("--grow needs --init-from (the reference checkpoint) and --val-data (held-out tokens)")
@@ -169,11 +174,13 @@ def _train(args: argparse.Namespace) -> int:
     result = train(get_tier(args.tier), args.data, args.out, max_steps=args.max_steps,
                    overrides=parse_overrides(args.set) or None, off_leaderboard=args.off_leaderboard,
                    init_from=args.init_from, inherit_layers=args.inherit_layers,
-                   checkpoint_every=args.checkpoint_every, amp=not args.no_amp, peak_flops=args.peak_flops)
+                   checkpoint_every=args.checkpoint_every, amp=not args.no_amp, peak_flops=args.peak_flops,
+                   threads=args.threads)
     if int(os.environ.get("RANK", "0")) != 0:
         return 0  # under torchrun, rank 0 speaks for the run
     budget = result.tier.steps
     note = "" if result.steps >= budget else f" (stopped early: the tier's budget is {budget:,} steps)"
-    print(f"model {result.manifest_id}: {result.steps:,} steps, {result.tokens:,} tokens, final loss "
+    passes = f", {result.epochs:.1f} epochs" if result.epochs is not None else ""
+    print(f"model {result.manifest_id}: {result.steps:,} steps, {result.tokens:,} tokens{passes}, final loss "
           f"{result.final_loss:.4f}{note} -> {result.model_path}")
     return 0

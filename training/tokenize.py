@@ -32,7 +32,9 @@ one batch of documents, stage 2 one cell's row index (16 bytes a context)
 and one output shard. A re-run skips finished tasks; a finished directory
 returns its manifest at once.
 
-    out_dir/manifest.json   kind "tokens": shards (documents = sequences), inputs, extra
+    out_dir/manifest.json   kind "tokens": shards (documents = sequences), inputs (the dataset's id, the
+                            tokenizer's sha256, ...), extra (a plain dataset's extra["dataset_dir"]: where
+                            it was read, so a submission finds its recipe; not part of the id)
                             (a mixture's extra["mixture"]: contexts available/taken, epochs and
                             token share per source; documents/content_tokens count what was read)
     out_dir/stats.json      CPU seconds of each stage, tokens per CPU second
@@ -90,7 +92,7 @@ def tokenize_dataset(dataset: str, out_dir: str, tokenizer_path: str, *, seq_len
     inputs = {"dataset": ref.id, "tokenizer": file_sha256(tokenizer_path), "seq_len": seq_len, "seed": seed}
     return _tokenize({"": ref}, None, None, ref.name, inputs, out_dir, tokenizer_path, tok, seq_len=seq_len,
                      workers=workers, seed=seed, num_cells=num_cells, shard_sequences=shard_sequences,
-                     address=address, progress=progress)
+                     address=address, progress=progress, where=dataset_location(dataset))
 
 
 def tokenize_mixture(mixture: Mixture | str | os.PathLike, out_dir: str, tokenizer_path: str, *, seq_len: int,
@@ -106,7 +108,7 @@ def tokenize_mixture(mixture: Mixture | str | os.PathLike, out_dir: str, tokeniz
     if not isinstance(mixture, Mixture):
         mixture = load_mixture(mixture)
     if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1):
-        raise ConfigError(f"tokens must be a positive whole number, got {tokens!r}")
+        raise ConfigError(f"--tokens must be a positive whole number, got {tokens!r}")
     weights = {n: float(mixture.weights[n]) for n in mixture.names}
     bad = [n for n in weights if not _SOURCE_NAME.fullmatch(n)]
     if bad:
@@ -124,7 +126,7 @@ def tokenize_mixture(mixture: Mixture | str | os.PathLike, out_dir: str, tokeniz
 def _tokenize(refs: dict[str, PoolRef], weights: dict[str, float] | None, tokens: int | None, name: str,
               inputs: dict[str, Any], out_dir: str, tokenizer_path: str, tok: Any, *, seq_len: int,
               workers: int | None, seed: int, num_cells: int, shard_sequences: int, address: str | None,
-              progress: bool) -> Manifest:
+              progress: bool, where: str | None = None) -> Manifest:
     """The one code path: `weights` None is a plain dataset (`refs` = {"": ref}, every context once)."""
     sources = [(src, u, f"{src}--{shard_stem(u)}" if weights is not None else shard_stem(u))
                for src, ref in refs.items() for u in ref.uris]  # (source, shard uri, stem)
@@ -157,14 +159,25 @@ def _tokenize(refs: dict[str, PoolRef], weights: dict[str, float] | None, tokens
         cells = [c for c in range(num_cells) if not (work / "stage2" / f"cell-{c:05d}.json").exists()]
         _map(_stage2, [(c, firsts[c], stems, str(work), str(out), spec, shard_sequences) for c in cells],
              limit, progress, "shuffle", num_cells)
-    return _finish(out, name, inputs, layout, spec, vocab, stats, num_cells, mixed)
+    return _finish(out, name, inputs, layout, spec, vocab, stats, num_cells, mixed, where)
+
+
+def dataset_location(spec: str) -> str | None:
+    """Where a dataset directory is (absolute, or the URI as given), for the manifest's extra; None for
+    a glob or a single shard."""
+    if "://" in spec:
+        return spec.rstrip("/").removesuffix(f"/{MANIFEST_NAME}")
+    path = Path(spec)
+    if path.is_dir():
+        return str(path.resolve())
+    return str(path.resolve().parent) if path.name == MANIFEST_NAME else None
 
 
 def _check_args(seq_len: int, workers: int | None, num_cells: int, shard_sequences: int) -> None:
     if seq_len < 1:
         raise ConfigError(f"seq_len must be at least 1, got {seq_len}")
     if workers is not None and workers < 1:
-        raise ConfigError("workers must be at least 1")
+        raise ConfigError("--workers must be at least 1")
     if not 1 <= num_cells <= 1 << 16:
         raise ConfigError(f"num_cells must be between 1 and 65536, got {num_cells}")
     if shard_sequences < 1:
@@ -396,7 +409,7 @@ def _entry(path: Path, rows: int) -> dict[str, Any]:
 
 def _finish(out: Path, name: str, inputs: dict[str, Any], layout: dict[str, Any], spec: dict[str, Any],
             vocab: int, stats: list[dict[str, Any]], num_cells: int,
-            mixed: dict[str, dict[str, Any]] | None = None) -> Manifest:
+            mixed: dict[str, dict[str, Any]] | None = None, where: str | None = None) -> Manifest:
     cells = [_read_json(out / "work" / "stage2" / f"cell-{c:05d}.json") for c in range(num_cells)]
     shards = [ShardEntry(**e) for cell in cells for e in cell["shards"]]
     sequences = sum(s.documents for s in shards)
@@ -406,6 +419,8 @@ def _finish(out: Path, name: str, inputs: dict[str, Any], layout: dict[str, Any]
              "bad_records": sum(st["bad_records"] for st in stats),
              "dtype": np.dtype(spec["dtype"]).name, "vocab_size": vocab, "eot": spec["eot"], "pad": spec["pad"],
              **layout}
+    if where is not None:
+        extra["dataset_dir"] = where
     if mixed is not None:
         extra["mixture"] = mixed
         extra["token_shares"] = {n: r["token_share"] for n, r in mixed.items()}

@@ -34,9 +34,8 @@ def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(
-            f"tokenizer {path} not found: fetch GPT-NeoX-20B with "
-            f"dcbench.training.tokenizer.download_tokenizer({str(path)!r}) (from huggingface.co), copy "
-            f"../shared/data/tokenizers/gpt-neox-20b.json, or train a small one with train_bpe(...)")
+            f"tokenizer {path} not found: pass --tokenizer with an existing tokenizer.json, fetch GPT-NeoX-20B "
+            f"with `dcbench tokenizer download --dest {path}`, or leave --tokenizer out to use the tier's own")
     try:
         return Tokenizer.from_file(str(path))
     except Exception as e:  # tokenizers raises a bare Exception on bad JSON

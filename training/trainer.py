@@ -17,6 +17,7 @@ import json
 import math
 import os
 import random
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,10 +39,12 @@ from dcbench.atomic import open_atomic, write_atomic
 from dcbench.errors import ConfigError, DataError
 from dcbench.manifest import MANIFEST_NAME, Manifest, ShardEntry
 from dcbench.tiers import FREE_ON_OFFICIAL, tier_record  # the tier rules live in the spine's table
+from dcbench.training.budget import epochs, repetition_warning, warmup_warning
 from dcbench.training.data import TokenShards
 from dcbench.training.inheritune import grow, inherit_state_dict
 from dcbench.training.model import OpenLM
 from dcbench.training.scales import flops_per_token, get_tier
+from dcbench.training.threads import use_threads
 
 CKPT_DIR = "checkpoints"
 LATEST = "latest"
@@ -104,8 +107,8 @@ def resolve_tier(tier, overrides: dict | None = None, *, off_leaderboard: bool =
     if locked and tier.official and not off_leaderboard:
         raise ConfigError(
             f"tier {tier.name} is official: DCLM fixes its hyperparameters per scale and leaderboard runs may "
-            f"change only {sorted(FREE_ON_OFFICIAL)}; refusing to change {locked}. Pass off_leaderboard=True "
-            f"(--off-leaderboard) to run it as an off-leaderboard experiment.")
+            f"change only {sorted(FREE_ON_OFFICIAL)}; refusing to change {locked}. Pass --off-leaderboard "
+            f"to run it as an off-leaderboard experiment.")
     return apply_overrides(tier, changes)
 
 
@@ -265,7 +268,7 @@ def load_checkpoint(path: Path, model, optimizer, tier) -> dict:
                   if k not in ("accum", "micro_batch") and saved.get(k) != now.get(k))
     if diff:
         raise ConfigError(f"{path} was written for another configuration (differs in {diff}); "
-                          f"use a new out_dir or resume=False")
+                          f"train into a new --out directory")
     opts = StateDictOptions(full_state_dict=True)
     set_model_state_dict(model, state["model"], options=opts)
     set_optimizer_state_dict(model, optimizer, state["optimizer"], options=opts)
@@ -285,6 +288,7 @@ class TrainResult:
     manifest_id: str | None
     tier: Any
     log: list[dict] = field(default_factory=list)
+    epochs: float | None = None  # passes over the token shards
 
 
 def peak_flops_for(device: torch.device, given: float | None) -> float | None:
@@ -337,20 +341,34 @@ def make_optimizer(model, tier) -> torch.optim.Optimizer:
                              weight_decay=tier.weight_decay)
 
 
-def _token_manifest_id(data_dir: Path) -> str | None:
+def _token_manifest(data_dir: Path) -> Manifest | None:
     path = Path(data_dir) / MANIFEST_NAME
-    return Manifest.load(str(path)).id if path.is_file() else None
+    return Manifest.load(str(path)) if path.is_file() else None
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _warn_budget(tier, sequences: int, total_steps: int, warn: Callable[[str], Any]) -> None:
+    """Say when this run repeats its data or ends inside the warmup (see training.budget)."""
+    for message in (repetition_warning(tier, sequences, total_steps), warmup_warning(tier, total_steps)):
+        if message:
+            warn(message)
 
 
 def train(tier, data_dir, out_dir, *, max_steps: int | None = None, overrides: dict | None = None,
           off_leaderboard: bool = False, init_from=None, inherit_layers: int | None = None,
           checkpoint_every: int = 500, resume: bool = True, device=None, amp: bool = True,
           peak_flops: float | None = None, log_every: int = 10,
-          log: Callable[[str], Any] = print) -> TrainResult:
-    """Train `tier` on the token shards in `data_dir`; see the module docstring."""
+          log: Callable[[str], Any] = print, warn: Callable[[str], Any] = _stderr,
+          threads: int | None = None) -> TrainResult:
+    """Train `tier` on the token shards in `data_dir`; see the module docstring. `warn` hears
+    when the budget repeats the data and when the run ends inside the warmup."""
     tier = resolve_tier(tier, overrides, off_leaderboard=off_leaderboard, inherit_layers=inherit_layers)
     out_dir = Path(out_dir)
     d = setup_distributed(device)
+    thread_info = use_threads(threads)  # --threads; recorded in the model's manifest
     torch.set_flush_denormal(True)  # denormals made fp32 CPU steps 2-5x slower (environment.md §7)
     shards = TokenShards(data_dir, seed=tier.seed)  # the seed orders passes after the first
     _check_data(shards, tier, d)
@@ -360,6 +378,8 @@ def train(tier, data_dir, out_dir, *, max_steps: int | None = None, overrides: d
         shard_model(model)
     optimizer = make_optimizer(model, tier)
     total_steps = min(tier.steps, max_steps) if max_steps is not None else tier.steps
+    if d.is_main:
+        _warn_budget(tier, len(shards), total_steps, warn)
 
     step, data_pos = 0, 0
     ckpt = latest_checkpoint(out_dir) if resume else None
@@ -395,7 +415,8 @@ def train(tier, data_dir, out_dir, *, max_steps: int | None = None, overrides: d
         _log_step(out_dir, rec, d, say, step % log_every == 0 or step == total_steps)
         if step % checkpoint_every == 0 or step == total_steps:
             save_checkpoint(out_dir, step, model, optimizer, tier, data_pos, d)
-    return _finish(out_dir, model, tier, step, last_loss, records, data_dir, overrides, d)
+    return _finish(out_dir, model, tier, step, last_loss, records, data_dir, overrides, d, len(shards),
+                   threads=thread_info)
 
 
 def _check_data(shards, tier, d: Dist) -> None:
@@ -427,8 +448,11 @@ def _log_step(out_dir: Path, rec: dict, d: Dist, log, show: bool) -> None:
             f"{rec['tokens_per_s']:,.0f} tok/s MFU {mfu}")
 
 
-def _finish(out_dir: Path, model, tier, step, last_loss, records, data_dir, overrides, d: Dist) -> TrainResult:
-    """Final weights, config.json and manifest.json (rank 0); every rank gets the result."""
+def _finish(out_dir: Path, model, tier, step, last_loss, records, data_dir, overrides, d: Dist,
+            sequences: int, threads: dict | None = None) -> TrainResult:
+    """Final weights, config.json and manifest.json (rank 0); every rank gets the result. The
+    manifest's inputs name the tokens and their tokenizer's sha256; its extra says how many
+    passes over the data the run made (`epochs`)."""
     state = get_model_state_dict(model, options=_FULL)
     model_dir = out_dir / MODEL_DIR
     model_path = model_dir / MODEL_FILE
@@ -439,17 +463,20 @@ def _finish(out_dir: Path, model, tier, step, last_loss, records, data_dir, over
         config = {"tier": tier_record(tier), "model": dataclasses.asdict(tier.model), "steps": step,
                   "tokens_dir": str(Path(data_dir).resolve())}  # where evaluation finds the tokenizer
         write_atomic(model_dir / "config.json", json.dumps(config, indent=2) + "\n")
+        tokens = _token_manifest(Path(data_dir))
         manifest = Manifest(kind="model", name=tier.name, shards=[_shard_entry(model_path, out_dir)],
-                            inputs={"tokens": _token_manifest_id(Path(data_dir)), "tier": tier.name,
+                            inputs={"tokens": tokens.id if tokens else None, "tier": tier.name,
+                                    "tokenizer": tokens.inputs.get("tokenizer") if tokens else None,
                                     "overrides": overrides or {}},
                             extra={"steps": step, "tokens": step * tier.global_batch * tier.model.seq_len,
-                                   "final_loss": last_loss, "params": tier.params})
+                                   "final_loss": last_loss, "params": tier.params, "sequences": sequences,
+                                   "epochs": epochs(tier, sequences, step), "threads": threads})
         manifest.save(str(out_dir / MANIFEST_NAME))
         manifest_id = manifest.id
     if d.sharded:
         dist.barrier()
     return TrainResult(out_dir, model_path, step, step * tier.global_batch * tier.model.seq_len, last_loss,
-                       manifest_id, tier, records)
+                       manifest_id, tier, records, epochs(tier, sequences, step))
 
 
 def _shard_entry(path: Path, base: Path) -> ShardEntry:

@@ -15,6 +15,7 @@ from dcbench.errors import ConfigError
 from dcbench.flows.toy_setup import DEFAULT_DOCS, DEFAULT_SHARDS, TOY_CLASSIFIER, set_up_toy
 from dcbench.flows.toy_suite import build_toy_suite
 from dcbench.mixture import load_mixture
+from dcbench.tiers import get_tier
 
 
 def add_commands(sub: argparse._SubParsersAction, *, pool: argparse._SubParsersAction,
@@ -73,7 +74,7 @@ def _add_mix_run(mix: argparse._SubParsersAction) -> None:
     r.add_argument("--tier", required=True, help="the scale tier every run trains")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="tier override for every run, e.g. multiplier=0.25 (runs are off-leaderboard)")
-    r.add_argument("--tokenizer", default=None, help="tokenizer.json (default: the tier's, or one BPE on all sources)")
+    r.add_argument("--tokenizer", default=None, help="tokenizer.json (default: the tier's own)")
     r.add_argument("--workers", type=int, default=None, help="Ray workers for tokenizing")
     r.add_argument("-o", "--out", required=True, help="experiment folder")
     r.set_defaults(func=_mix_run)
@@ -83,13 +84,17 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("reproduce", help="run the DCLM baseline end to end and rank it",
                        description=("pool -> recipe -> tokenize -> train -> eval -> submit for DCLM-Baseline, "
                                     "RefinedWeb and the unfiltered pool, then print the tier's leaderboard. With no "
-                                    "arguments: the embedded toy pool and the toy-250k-1x tier on this machine."))
+                                    "arguments: the embedded toy pool and the toy-250k-1x tier on this machine."),
+                       epilog=("Exit codes: 0 every run ranked; 2 a bad option or recipe; 3 a run was not ranked "
+                               "(its rejections are printed; --max-steps runs never are) or the pool is unusable; "
+                               "4 work failed part way (re-run to resume)."))
     r.add_argument("what", choices=["baseline"], help="what to reproduce")
     r.add_argument("--tier", default="toy-250k-1x", help="scale tier (default toy-250k-1x)")
     r.add_argument("--pool", default=None, help="a pool (default: build the embedded toy pool)")
     r.add_argument("--out", default="runs/reproduce", help="working directory (resumable)")
     r.add_argument("--workers", type=int, default=None)
-    r.add_argument("--max-steps", type=int, default=None, help="a smoke run (not a full-budget, rankable model)")
+    r.add_argument("--max-steps", type=int, default=None,
+                   help="a smoke run: not a full-budget model, so not ranked (exit code 3)")
     r.add_argument("--store", default=None, help="leaderboard store (default OUT/leaderboard.sqlite)")
     r.set_defaults(func=_reproduce)
 
@@ -122,9 +127,11 @@ def _mix_run(args: argparse.Namespace) -> int:
 
 def _reproduce(args: argparse.Namespace) -> int:
     # deferred: the flow trains with torch (~2 s measured) on Ray; --help must not pay it
-    from dcbench.flows.reproduce import leaderboard_table, reproduce, submit_all
+    from dcbench.flows.reproduce import leaderboard_table, not_ranked_error, reproduce, submit_all
 
     results = reproduce(tier=args.tier, pool=args.pool, out=args.out, workers=args.workers, max_steps=args.max_steps)
-    store = submit_all(results, args.store or f"{args.out}/leaderboard.sqlite", args.tier)
+    store, not_ranked = submit_all(results, args.store or f"{args.out}/leaderboard.sqlite", args.tier)
     print(leaderboard_table(store, args.tier))
+    if not_ranked:
+        raise not_ranked_error(not_ranked, len(results), args.max_steps, get_tier(args.tier))
     return 0

@@ -9,28 +9,31 @@ resulting models differ only by their data:
 * process: the shipped recipe ``baselines/recipes/NAME.yaml`` (package data of
   ``dcbench.baselines``, found wherever dcbench is installed); ``unfiltered`` is a
   one-step recipe (``move_url_modifier``) that sends the raw pool down the same path;
-* tokenize: small tiers train ONE BPE tokenizer on the raw pool and share it
-  (same file, same sha256) across recipes; official tiers use GPT-NeoX-20B;
-* train: the tier's full budget (or ``max_steps``);
+* tokenize: the tier's one tokenizer for every recipe (small tiers: the BPE shipped
+  with dcbench, the same file `dcbench tokenize` uses; official tiers: GPT-NeoX-20B);
+* train: the tier's full budget (or ``max_steps``), saying when it repeats the data;
 * eval: the toy suite on small tiers, CORE on official ones.
 
 Layout under ``out``::
 
     pool/                      the toy pool (when no pool is given)
-    tokenizer/tokenizer.json   the shared BPE (small tiers)
+    tokenizer/tokenizer.json   the tier's BPE (small tiers)
     NAME/dataset/              `dcbench process` output
     NAME/tokens/               token shards (+ a copy of the shared tokenizer)
     NAME/model/                `dcbench train` run directory
     NAME/eval/SUITE.json       evaluation results
 
 Every stage resumes: re-running skips finished work. `submit_all` then checks
-each result against the tier's rules and ranks it on a leaderboard store.
+each result against the tier's rules, ranks those that pass on a leaderboard store
+and returns the rejected ones; `dcbench reproduce` exits 3 when any run is not
+ranked (a smoke run with ``--max-steps`` never is), after printing why.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +43,7 @@ import ray
 
 from dcbench import baselines
 from dcbench.baselines.recipe import load_recipe, parse_recipe
-from dcbench.errors import ConfigError
+from dcbench.errors import ConfigError, DataError
 from dcbench.eval.runner import run_suite
 from dcbench.flows.toy_setup import ensure_toy_setup
 from dcbench.leaderboard.rules import check, format_rejections
@@ -195,9 +198,9 @@ def _pool(pool: str | None, root: Path, suite: str, seed: int, clock: _Clock) ->
 
 
 def _shared_tokenizer(tier, pool: str, root: Path, clock: _Clock) -> tuple[str, str]:
-    """One tokenizer for every recipe (small tiers: a BPE trained on the raw pool), and its sha256."""
+    """The tier's tokenizer, one file for every recipe, and its sha256."""
     done = clock.start("tokenizer")
-    path = tokenizer_for(tier, pool, str(root / "tokenizer"), log=clock.say)
+    path = tokenizer_for(tier, str(root / "tokenizer"), log=clock.say)
     sha = file_sha256(path)
     if vocab_size(load_tokenizer(path)) > tier.model.vocab_size:
         raise ConfigError(f"tokenizer {path} has more tokens than tier {tier.name}'s vocabulary")
@@ -258,7 +261,8 @@ def _train(key: str, tokens_id: str, dirs: dict[str, Path], plan: _Plan,
         model_id, final_loss, trained = man["id"], man["extra"].get("final_loss"), False
     else:
         res = train(plan.tier, str(dirs["tokens"]), str(dirs["model"]), max_steps=plan.max_steps,
-                    log_every=100, log=lambda s: plan.clock.say(f"    {key}: {s}"))
+                    log_every=100, log=lambda s: plan.clock.say(f"    {key}: {s}"),
+                    warn=lambda s: print(f"    {key}: {s}", file=sys.stderr, flush=True))
         model_id, final_loss, trained = res.manifest_id, res.final_loss, True
     seconds["train"] = done()
     loss = f"{final_loss:.4f}" if isinstance(final_loss, (int, float)) else final_loss
@@ -296,21 +300,34 @@ def _report(summaries: list[dict[str, Any]], suite: str, total: float, say: Call
 
 
 def submit_all(summaries: list[dict[str, Any]], store_path: str, tier: str,
-               say: Callable[[str], Any] = print) -> Store:
+               say: Callable[[str], Any] = print) -> tuple[Store, list[str]]:
     """Check each reproduced run against its tier's rules and store those that pass (once:
-    a resumed reproduce does not resubmit what is already ranked); return the store."""
+    a resumed reproduce does not resubmit what is already ranked); return the store and the
+    recipes that were not ranked."""
     store = Store(store_path)
+    ranked = {row["id"] for row in store.list(tier=tier)}
+    not_ranked = []
     for s in summaries:
         d = s["dirs"]
         submission = build_submission(dataset_dir=d["dataset"], tokens_dir=d["tokens"], model_dir=d["model"],
                                       eval_json=s["eval_path"], name=s["recipe"])
+        if submission["id"] in ranked:
+            continue
         rejected = check(submission, store)
         if rejected:
             say(f"{s['recipe']}: not ranked:\n{format_rejections(rejected)}")
+            not_ranked.append(s["recipe"])
             continue
-        if not any(row["id"] == submission["id"] for row in store.list(tier=tier)):
-            store.add(submission)
-    return store
+        store.add(submission)
+    return store, not_ranked
+
+
+def not_ranked_error(not_ranked: list[str], total: int, max_steps: int | None, tier) -> DataError:
+    """Why a reproduce run ends with exit code 3: which recipes were not ranked, and the usual cause."""
+    why = (f" --max-steps {max_steps} trains {min(max_steps, tier.steps):,} of tier {tier.name}'s {tier.steps:,} "
+           f"steps: a smoke run is never ranked; drop --max-steps to train the full budget."
+           if max_steps is not None and max_steps < tier.steps else " See the rejections above.")
+    return DataError(f"{len(not_ranked)} of {total} runs not ranked ({', '.join(not_ranked)}).{why}")
 
 
 def leaderboard_table(store: Store, tier: str) -> str:

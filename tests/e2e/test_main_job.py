@@ -137,7 +137,8 @@ def test_reproduce_baseline_runs_the_chain_and_refuses_to_rank_a_smoke_run(tmp_p
     made = dcbench("pool", "toy", "--out", "pool", "--docs", "300", "--shards", "2", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     res = dcbench("reproduce", "baseline", "--pool", "pool", "--out", "r", "--max-steps", "2", cwd=tmp_path)
-    assert res.returncode == 0, res.stderr
+    assert res.returncode == 3, res.stderr  # nothing ranked is not success
+    assert "3 of 3 runs not ranked" in res.stderr and "drop --max-steps" in res.stderr
     # Every recipe went pool -> dataset -> tokens -> model -> eval ...
     for recipe in ("dclm_baseline", "refinedweb", "unfiltered"):
         assert (tmp_path / "r" / recipe / "eval" / "toy.json").is_file()

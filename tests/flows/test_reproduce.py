@@ -10,10 +10,12 @@ import pytest
 
 from dcbench.baselines.quality.fasttext_quality import train as train_classifier
 from dcbench.errors import ConfigError
-from dcbench.flows.reproduce import RECIPES_DIR, reproduce
+from dcbench.flows.reproduce import RECIPES_DIR, not_ranked_error, reproduce, submit_all
 from dcbench.flows.toy_setup import TOY_CLASSIFIER
 from dcbench.flows.toy_suite import build_toy_suite
 from dcbench.pools.toy import build_toy_pool
+from dcbench.tiers import TOKENIZER_SHA256
+from dcbench.training.scales import get_tier
 from dcbench.training.tokenizer import file_sha256
 
 RECIPES = ("dclm_baseline", "unfiltered")
@@ -34,7 +36,7 @@ def _log_lines(run_dir: str) -> int:
 
 
 @pytest.mark.slow
-def test_reproduce_runs_every_stage_then_resumes(ray_session, small_pool, tmp_path):
+def test_reproduce_runs_every_stage_then_resumes(ray_session, small_pool, tmp_path, capsys):
     out = tmp_path / "repro"
     lines: list[str] = []
     first = reproduce(pool=str(small_pool), out=str(out), recipes=RECIPES, workers=2, max_steps=3,
@@ -65,6 +67,7 @@ def test_reproduce_runs_every_stage_then_resumes(ray_session, small_pool, tmp_pa
         shas.add(s["tokenizer_sha256"])
         assert s["trained"] and s["evaluated"] and set(s["seconds"]) == {"process", "tokenize", "train", "eval"}
     assert len(shas) == 1 and file_sha256(out / "tokenizer" / "tokenizer.json") in shas
+    assert shas == {TOKENIZER_SHA256["bpe-1024"]}  # the tier's shipped BPE, not one trained on this pool
     dclm, raw = first
     assert dclm["documents_kept"] < raw["documents_kept"] == 400  # the filter filtered; unfiltered kept all
     assert dclm["ids"]["dataset"] != raw["ids"]["dataset"]
@@ -80,6 +83,28 @@ def test_reproduce_runs_every_stage_then_resumes(ray_session, small_pool, tmp_pa
         assert _log_lines(b["dirs"]["model"]) == n
         assert Path(b["dirs"]["model"], "model", "model.pt").stat().st_mtime_ns == t
         assert b["seconds"]["train"] < 1.0 and b["seconds"]["eval"] < 1.0
+
+    # 3 steps are a smoke run: nothing is ranked, and the command says why with exit code 3
+    said: list[str] = []
+    store, not_ranked = submit_all(second, str(out / "lb.sqlite"), "toy-250k-1x", say=said.append)
+    assert not_ranked == list(RECIPES) and len(store) == 0
+    assert all("[token_budget]" in line and "[tokenizer]" not in line for line in said), said
+    from dcbench.cli import main
+
+    capsys.readouterr()
+    assert main(["reproduce", "baseline", "--pool", str(small_pool), "--out", str(out), "--max-steps", "3",
+                 "--workers", "2"]) == 3
+    captured = capsys.readouterr()
+    assert "no submissions for tier toy-250k-1x" in captured.out
+    assert "3 of 3 runs not ranked" in captured.err and "--max-steps 3 trains 3 of tier toy-250k-1x's 640" in captured.err
+
+
+def test_not_ranked_says_why():
+    tier = get_tier("toy-250k-1x")
+    smoke = str(not_ranked_error(["dclm_baseline"], 3, 40, tier))
+    assert "1 of 3 runs not ranked (dclm_baseline)" in smoke and "drop --max-steps" in smoke
+    assert not_ranked_error(["x"], 1, 40, tier).exit_code == 3
+    assert "See the rejections above" in str(not_ranked_error(["x"], 1, None, tier))
 
 
 def test_unknown_recipe_fails_before_any_work(tmp_path, small_pool):

@@ -198,7 +198,8 @@ def test_plot_has_one_finite_point_per_submission():
     go.Figure(fig["data"], fig["layout"])  # Plotly's own schema check: raises on a wrong property
     points = plot_points(page)
     with_core = [r for r in rows if r["core"] is not None]
-    assert sorted(points) == sorted(r["id"] for r in with_core)
+    toy = [r for r in rows if r["core"] is None]
+    assert toy and sorted(points) == sorted(r["id"] for r in rows)  # toy-tier entries are plotted by TOY
     assert all(math.isfinite(p["x"]) and math.isfinite(p["y"]) for p in points.values())
     assert {i for i, p in points.items() if p["ref"]} == {r["id"] for r in with_core if r["source"] == "dclm-reference"}
     # x is the compute (log axis), y the CORE in percent; each point knows its tier and recipe anchor
@@ -216,7 +217,8 @@ def test_plot_has_one_finite_point_per_submission():
     assert "CORE 42.0" in points["r1"]["hover"] and "MMLU 38.3" in points["r1"]["hover"]
     assert "3 steps (url_substring_filter, page_length_filter, fasttext_filter)" in \
         points["o1"]["hover"].replace("<br>", " ")  # long lines are wrapped
-    assert "Not plotted" in page and "toy: quality filter" in page
+    assert points["t1"]["y"] == pytest.approx(31.0) and "TOY 31.0 (plotted)" in points["t1"]["hover"]
+    assert "Not plotted" not in page
     assert training_flops(rows[0]) == pytest.approx(6 * 6_889_000_000 * 137_780_000_000)
 
 
@@ -381,7 +383,7 @@ def test_chromium_keeps_malicious_name_as_text(chromium, tmp_path):
     page = write_leaderboard(evil_rows(), tmp_path / "evil.html")
     result = chromium.measure(page, hover="evil")
     assert result["violations"] == [], result["violations"]  # plotly.js runs under the CSP as it is
-    assert result["points"] == 10 and result["overlapCount"] == 0, result["overlaps"]  # the toy tier has no CORE
+    assert result["points"] == 12 and result["overlapCount"] == 0, result["overlaps"]  # toy tier plotted by TOY
     hover = result["actions"]["hover"]
     assert hover["points"] == 1 and EVIL_NAME in hover["text"] and "CORE 14.0" in hover["text"]
     assert set(hover["elements"]) <= {"g", "path", "text", "tspan", "rect"}, hover["elements"]
@@ -439,3 +441,16 @@ def test_chromium_dclm_reference_results_have_no_overlapping_text(chromium, dclm
                         page.as_uri())
     assert proc.returncode == 0 and shot.stat().st_size > 50_000, proc.stderr[-2000:]
     shutil.copyfile(shot, SCREENSHOT.with_name("dcbench_leaderboard_dclm.png"))
+
+
+def test_epochs_show_in_the_ranking_and_the_hover():
+    repeated = make_row("e1", "repeated", "400M-1x", 0.2)
+    repeated["epochs"] = 14.4  # the store's column
+    recorded = make_row("e2", "recorded", "400M-1x", 0.1)
+    recorded["submission"]["model"] = {"epochs": 0.98}  # only in the submission document
+    unknown = make_row("e3", "unknown", "400M-1x", 0.05)
+    page = render_leaderboard([repeated, recorded, unknown])
+    ranking = page[page.index('<table class="rank'):page.index("Per-task accuracy")]
+    assert ">epochs<" in ranking and 'data-v="14.4000">14.4<' in ranking and 'data-v="0.9800">1.0<' in ranking
+    points = plot_points(page)
+    assert "14.4 epochs over its data" in points["e1"]["hover"] and "epochs" not in points["e3"]["hover"]

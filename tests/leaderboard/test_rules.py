@@ -9,6 +9,7 @@ import pytest
 
 from dcbench.leaderboard.rules import RULES, Rejection, check, format_rejections
 from dcbench.leaderboard.submission import submission_id
+from dcbench.tiers import TOKENIZER_SHA256
 from dcbench.training.scales import get_tier
 from dcbench.training.trainer import apply_overrides, tier_record
 
@@ -28,6 +29,7 @@ def make_doc(tier_name: str = "toy-250k-1x", name: str = "mine", seed: int = 0, 
         "recipe": {"name": name, "steps": []}, "recipe_id": "recipe-0",
         "dataset": {"documents_in": 10, "documents_kept": 5, "quarantined": 0, "steps": []},
         "tokens": {"sequences": 1, "tokens": 1, "seq_len": tier.model.seq_len},
+        "tokenizer": {"sha256": TOKENIZER_SHA256[tier.tokenizer] or "neox-not-pinned", "vocab_size": 1024},
         "model": {"tier_record": tier_record(tier), "overrides": {}, "changed_fields": [], "off_leaderboard": False,
                   "steps": tier.steps, "tokens_trained": tier.steps * tier.global_batch * tier.model.seq_len,
                   "final_loss": 3.0},

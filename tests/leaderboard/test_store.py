@@ -71,7 +71,7 @@ def test_add_refuses_with_every_rejection(store):
     store.add(make_doc())
     with pytest.raises(DataError, match=r"\[duplicate\].*already on the leaderboard"):
         store.add(make_doc(name="again"))
-    with pytest.raises(DataError, match="force_reference"):
+    with pytest.raises(DataError, match="dcbench leaderboard import-dclm"):
         store.add({**make_doc(seed=3), "source": "dclm-reference"})
     assert len(store) == 1
 
@@ -201,3 +201,31 @@ def test_reference_document_is_marked(reference_dir):
     assert doc["source"] == "dclm-reference" and doc["tier"] == "external"
     assert doc["eval"]["aggregates"]["MMLU"] == pytest.approx(0.6617, abs=1e-4)
     json.dumps(doc)
+
+
+def test_epochs_are_stored_and_shown(store):
+    repeated = make_doc("toy-250k-1x", name="repeated", seed=1)
+    repeated["model"]["epochs"] = 14.4
+    store.add(repeated)
+    store.add(make_doc("toy-250k-1x", name="unrecorded", seed=2))  # an older run: no epochs recorded
+    rows = {r["name"]: r for r in store.list()}
+    assert rows["repeated"]["epochs"] == 14.4 and rows["unrecorded"]["epochs"] is None
+    text = format_leaderboard(store.list())
+    head = next(line for line in text.splitlines() if "epochs" in line and "TOY" in line)
+    line = next(line for line in text.splitlines() if "repeated" in line)
+    assert line[head.index("epochs"):].split()[0] == "14.4" and "passes over the training data" in text
+
+
+def test_leaderboard_cli_refuses_a_missing_store_and_an_unknown_tier(tmp_path, capsys):
+    from dcbench.cli import main
+
+    typo = tmp_path / "typo.sqlite"
+    assert main(["leaderboard", "--store", str(typo)]) == 3
+    assert main(["leaderboard", "html", str(tmp_path / "b.html"), "--store", str(typo)]) == 3
+    assert "no leaderboard at" in capsys.readouterr().err and not typo.exists()  # nothing created
+    with Store(tmp_path / "lb.sqlite") as s:
+        s.add(make_doc("toy-250k-1x"))
+    assert main(["leaderboard", "--store", str(tmp_path / "lb.sqlite"), "--tier", "toy-250k-x1"]) == 2
+    assert "unknown tier 'toy-250k-x1'" in capsys.readouterr().err
+    assert main(["leaderboard", "--store", str(tmp_path / "lb.sqlite"), "--tier", "toy-1m-1x"]) == 0
+    assert "no submissions for tier toy-1m-1x" in capsys.readouterr().out

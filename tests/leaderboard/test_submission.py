@@ -111,3 +111,67 @@ def test_edited_artefacts_break_the_chain(pipeline, tmp_path):
     ids = [r.message for r in check(sub) if r.rule == "ids"]
     assert any("the tokens was made from dataset dataset-0000000000000000" in m for m in ids), ids
     assert any("eval id does not match its contents" in m for m in ids), ids
+
+
+def _train_dir_with_default_eval(pipeline, tmp_path) -> Path:
+    """A `dcbench train --out` directory on its own, evaluated where `dcbench eval` writes by default."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(pipeline / "model", model)
+    shutil.copy(pipeline / "eval.json", model / "eval_toy.json")
+    return model
+
+
+def test_submit_finds_evals_default_output_and_the_recipe_through_the_id_chain(pipeline, tmp_path):
+    model = _train_dir_with_default_eval(pipeline, tmp_path)
+    sub = build_submission(model)  # model -> tokens (recorded by train) -> dataset (recorded by tokenize)
+    dataset = Manifest.load(str(pipeline / "dataset" / MANIFEST_NAME))
+    tokens = Manifest.load(str(pipeline / "tokens" / MANIFEST_NAME))
+    assert sub["chain"]["dataset"] == dataset.id and sub["verified"]["dataset"] is True
+    assert sub["recipe"]["steps"] == [{"func": "page_length_filter", "min_length": 20}]
+    assert sub["name"] == "tiny"  # named after the recipe, not the tier
+    assert sub["tokenizer"]["sha256"] == tokens.inputs["tokenizer"]
+    assert sub["model"]["epochs"] == pytest.approx(2 * 8 / tokens.extra["sequences"])
+    # --eval given: the recipe is still found through the chain
+    again = build_submission(model, eval_json=pipeline / "eval.json")
+    assert again["recipe"] == sub["recipe"] and again["chain"] == sub["chain"]
+
+
+def test_a_foreign_tokenizer_is_rejected_naming_the_tiers(pipeline):
+    rejected = [r.message for r in check(build_submission(pipeline)) if r.rule == "tokenizer"]
+    assert len(rejected) == 1 and "requires its own bpe-1024" in rejected[0], rejected
+    assert "without --tokenizer" in rejected[0]
+
+
+def test_submit_cli_exit_codes_and_messages_name_commands(pipeline, tmp_path, capsys):
+    from dcbench.cli import main
+
+    model = _train_dir_with_default_eval(pipeline, tmp_path)
+    store = str(tmp_path / "lb.sqlite")
+    assert main(["submit", str(model), "--store", store]) == 3  # the smoke run is rejected
+    err = capsys.readouterr().err
+    assert "[token_budget]" in err and "[tokenizer]" in err and "[suite]" in err
+    (model / "eval_toy.json").unlink()
+    assert main(["submit", str(model), "--store", store]) == 3
+    err = capsys.readouterr().err
+    assert f"`dcbench eval {model} --suite toy`" in err and "--eval RESULTS.json" in err and "eval_json" not in err
+    assert main(["submit", str(tmp_path / "nowhere"), "--store", store]) == 3
+    assert "`dcbench train --out` directory" in capsys.readouterr().err
+
+
+def test_a_dataset_that_cannot_be_found_is_asked_for(pipeline, tmp_path):
+    import shutil
+
+    from dcbench.errors import DataError
+
+    tokens = tmp_path / "tokens"
+    shutil.copytree(pipeline / "tokens", tokens)
+    man = json.loads((tokens / MANIFEST_NAME).read_text())
+    man["extra"].pop("dataset_dir")  # tokens made by an older dcbench: no record of their dataset
+    (tokens / MANIFEST_NAME).write_text(json.dumps(man))
+    with pytest.raises(DataError, match="pass --dataset DIR"):
+        build_submission(model_dir=pipeline / "model", tokens_dir=tokens, eval_json=pipeline / "eval.json")
+    sub = build_submission(model_dir=pipeline / "model", tokens_dir=tokens, dataset_dir=pipeline / "dataset",
+                           eval_json=pipeline / "eval.json")
+    assert sub["recipe"]["name"] == "tiny"

@@ -97,8 +97,9 @@ def test_download_from_file_url(neox, tmp_path):
     assert [p.name for p in dest.parent.iterdir()] == ["neox.json"]  # no temporary left
     with pytest.raises(ConfigError, match="no tokenizer at"):
         download_tokenizer(tmp_path / "x.json", repo="nobody/none", base_url=f"file://{tmp_path / 'hub'}")
-    with pytest.raises(ConfigError, match="download_tokenizer"):
+    with pytest.raises(ConfigError, match="`dcbench tokenizer download --dest") as e:
         load_tokenizer(tmp_path / "missing.json")
+    assert "download_tokenizer" not in str(e.value) and "--tokenizer" in str(e.value)  # commands, not functions
 
 
 def test_bpe_is_deterministic_with_eot_zero(bpe, tmp_path):

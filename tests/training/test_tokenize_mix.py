@@ -19,6 +19,7 @@ from dcbench.poolref import resolve_pool
 from dcbench.shards import write_shard
 from dcbench.training.data import TokenShards
 from dcbench.training.tokenize import largest_remainder, tokenize_dataset, tokenize_mixture
+from dcbench.tiers import TOKENIZER_SHA256
 from dcbench.training.tokenizer import eot_id, file_sha256, load_tokenizer, pad_id, train_bpe
 
 SEQ = 63  # contexts of 64 tokens (about 15 words: no context twice in a source)
@@ -226,14 +227,26 @@ def test_cli_mix(sources, bpe, tmp_path, capsys, ray_session):
     assert m.inputs["tokens"] == 20000 and m.extra["sequences"] == -(-20000 // 257)
 
 
-def test_cli_mix_trains_the_bpe_on_every_source(sources, tmp_path, capsys, ray_session):
-    """Weight 0 or not, every source's text trains the tier's BPE, so mixtures of one set of sources agree."""
+def test_cli_mix_uses_the_tiers_one_tokenizer(sources, bpe, tmp_path, capsys, ray_session):
+    """Whatever the sources, the tier's shipped BPE tokenizes every mixture; another one is used with a note."""
     a = save_mixture(Mixture({"web": "web", "code": "code"}, {"web": 1.0, "code": 0.0}), sources / "a.yaml")
-    b = save_mixture(Mixture({"web": "web", "code": "code"}, {"web": 0.5, "code": 0.5}), sources / "b.yaml")
+    b = save_mixture(Mixture({"web": "web", "books": "books"}, {"web": 0.5, "books": 0.5}), sources / "b.yaml")
     assert main(["tokenize", "--mix", str(a), "--tier", "toy-250k-1x", "-o", str(tmp_path / "a")]) == 0
-    assert "--tokenizer" in capsys.readouterr().out  # the note recommending one tokenizer for the experiment
     assert main(["tokenize", "--mix", str(b), "--tier", "toy-250k-1x", "-o", str(tmp_path / "b")]) == 0
-    assert file_sha256(tmp_path / "a" / "tokenizer.json") == file_sha256(tmp_path / "b" / "tokenizer.json")
-    texts = [t for name in ("web", "code") for i, n in enumerate(SHARDS[name]) for t in _texts(name, i, n)]
-    expected = train_bpe(texts, 1024, tmp_path / "expected.json")
-    assert file_sha256(expected) == file_sha256(tmp_path / "a" / "tokenizer.json")
+    shipped = TOKENIZER_SHA256["bpe-1024"]
+    assert file_sha256(tmp_path / "a" / "tokenizer.json") == file_sha256(tmp_path / "b" / "tokenizer.json") == shipped
+    assert Manifest.load(str(tmp_path / "a" / "manifest.json")).inputs["tokenizer"] == shipped
+    capsys.readouterr()
+    assert main(["tokenize", "--mix", str(b), "--tier", "toy-250k-1x", "-o", str(tmp_path / "c"),
+                 "--tokenizer", str(bpe)]) == 0
+    assert "not tier toy-250k-1x's tokenizer" in capsys.readouterr().out
+
+
+def test_cli_plain_dataset_records_where_it_was_and_warns_of_repetition(sources, tmp_path, capsys, ray_session):
+    assert main(["tokenize", str(sources / "web"), "--tier", "toy-250k-1x", "-o", str(tmp_path / "t")]) == 0
+    m = Manifest.load(str(tmp_path / "t" / "manifest.json"))
+    assert m.extra["dataset_dir"] == str((sources / "web").resolve())  # how a submission finds the recipe
+    assert m.inputs["tokenizer"] == TOKENIZER_SHA256["bpe-1024"]
+    err = capsys.readouterr().err
+    passes = 640 * 32 / m.extra["sequences"]
+    assert f"training repeats it {passes:.1f} times" in err and "toy-250k-1x" in err

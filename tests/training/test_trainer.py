@@ -74,7 +74,7 @@ def test_loss_fn_ignores_pad_targets():
 
 
 def test_official_tier_refuses_overrides_without_off_leaderboard(tmp_path):
-    with pytest.raises(ConfigError, match="off_leaderboard"):
+    with pytest.raises(ConfigError, match="--off-leaderboard"):
         train("400M-1x", tmp_path / "nodata", tmp_path / "out", overrides={"lr": 1e-3})
     assert resolve_tier("400M-1x", {"accum": 16}).accum == 16  # DCLM lets only --acc change
     assert resolve_tier("400M-1x", {"lr": 1e-3}, off_leaderboard=True).lr == 1e-3
@@ -180,3 +180,23 @@ def test_grow_until_inherits_half_then_grows_two_layers(tokens, tmp_path):
     grown = load_weights(tmp_path / "grow" / "round_0_2L" / "grown_4L.pt")[0]
     ref_state = load_weights(ref.out_dir)[0]
     assert all(torch.equal(grown[k], ref_state[k]) for k in ref_state if k.startswith(("layers.2.", "layers.3.")))
+
+
+def test_repeated_data_and_a_short_run_are_warned_and_recorded(tokens, tmp_path):
+    """20 steps x 64 sequences read the small token set more than once: said, and kept in the manifest."""
+    warned: list[str] = []
+    res = _run(tokens, tmp_path, max_steps=20, warn=warned.append, overrides={**TINY, "global_batch": 64})
+    available = Manifest.load(str(tokens / "manifest.json")).extra["sequences"]
+    expected = 20 * 64 / available
+    assert expected > 1 and res.epochs == pytest.approx(expected)
+    repeat = next(w for w in warned if "repeats it" in w)
+    assert f"{expected:.1f} epochs" in repeat and f"{available * (SEQ + 1):,}" in repeat
+    assert not any("warms up" in w for w in warned)  # warmup 5 < 20 steps
+    manifest = Manifest.load(str(tmp_path / "manifest.json"))
+    assert manifest.extra["epochs"] == pytest.approx(expected) and manifest.extra["sequences"] == available
+    # the tokenizer's digest travels from the tokens' manifest into the model's (part of its id)
+    assert manifest.inputs["tokenizer"] == Manifest.load(str(tokens / "manifest.json")).inputs["tokenizer"]
+
+    short: list[str] = []
+    _run(tokens, tmp_path / "short", max_steps=2, warn=short.append)
+    assert any("warms up over 5 steps but this run stops after 2" in w for w in short), short
