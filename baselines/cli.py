@@ -14,6 +14,7 @@ from dcbench.baselines.plugins import load_plugin
 from dcbench.baselines.quality.fasttext_quality import train
 from dcbench.baselines.recipe import load_recipe
 from dcbench.baselines.registry import all_steps, get
+from dcbench.cliargs import fraction, non_negative_int, positive_float, positive_int
 from dcbench.contracts import DocLabels
 from dcbench.errors import ConfigError
 from dcbench.poolref import pool_dir
@@ -48,13 +49,13 @@ def add_commands(sub: argparse._SubParsersAction, labels: DocLabels | None = Non
     p.add_argument("recipe", help="recipe YAML (ours, or DCLM's baselines_configs format)")
     p.add_argument("--pool", required=True, help="directory of shards, manifest.json, glob, or shard; any fsspec URI")
     p.add_argument("--out", required=True, help="output directory (local or fsspec URI)")
-    p.add_argument("--workers", type=int, default=None, help="shards processed at once (default: all CPUs)")
+    p.add_argument("--workers", type=positive_int, default=None, help="shards processed at once (default: all CPUs)")
     p.add_argument("--address", default=None, help="join an existing Ray cluster (e.g. 'auto' or 'ray://host:10001')")
     p.add_argument("--format", default="jsonl.gz", choices=["jsonl", "jsonl.gz", "jsonl.zst", "parquet"],
                    help="output shard format (default jsonl.gz)")
     p.add_argument("--source-name", default=None, help="which source block of a DCLM-format recipe to run")
-    p.add_argument("--max-retries", type=int, default=2, help="retries of a failed shard (default 2)")
-    p.add_argument("--max-quarantine", type=float, default=0.05,
+    p.add_argument("--max-retries", type=non_negative_int, default=2, help="retries of a failed shard (default 2)")
+    p.add_argument("--max-quarantine", type=fraction, default=0.05,
                    help="fail when more than this fraction of records is quarantined (default 0.05)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_plugin_option(p)
@@ -75,18 +76,19 @@ def add_commands(sub: argparse._SubParsersAction, labels: DocLabels | None = Non
     t.add_argument("pos", nargs="+", help="high-quality documents (label __label__hq)")
     t.add_argument("neg", help="raw pool documents (label __label__cc): a shard, .txt or directory")
     t.add_argument("-o", "--output", required=True, help="model path (.bin)")
-    t.add_argument("--epoch", type=int, default=5)
-    t.add_argument("--lr", type=float, default=0.1)
-    t.add_argument("--dim", type=int, default=100)
-    t.add_argument("--word-ngrams", type=int, default=2)
-    t.add_argument("--bucket", type=int, default=2_000_000,
+    t.add_argument("--epoch", type=positive_int, default=5)
+    t.add_argument("--lr", type=positive_float, default=0.1)
+    t.add_argument("--dim", type=positive_int, default=100)
+    t.add_argument("--word-ngrams", type=positive_int, default=2)
+    t.add_argument("--bucket", type=positive_int, default=2_000_000,
                    help="hash buckets (default 2M as DCLM: an 800 MB model; 100k gives ~40 MB)")
-    t.add_argument("--seed", type=int, default=42)
+    t.add_argument("--seed", type=non_negative_int, default=42)
     t.add_argument("--valid", default=None, help="a held-out file to report precision@1 on")
     t.set_defaults(func=_quality_train)
 
     s = sub.add_parser("steps", help="list the registered recipe steps and their parameters",
-                       description="Every step a recipe may name, with its parameters, types and defaults.")
+                       description=("Every step a recipe may name, with its parameters, types, defaults, accepted ranges "
+                                    "and rules."))
     s.add_argument("name", nargs="?", help="show one step in full")
     _add_plugin_option(s)
     s.set_defaults(func=_steps)
@@ -170,6 +172,8 @@ def _steps(args: argparse.Namespace) -> int:
         print(f"{spec.name} ({spec.kind})\n\n{inspect.getdoc(spec.factory) or ''}\n\nparameters:")
         for p in spec.params.values():
             print(f"  {p.describe()}")
+        if spec.rules:
+            print("\nrules:\n" + "\n".join(f"  {r.text}" for r in spec.rules))
         if spec.targets:
             print(f"\ntargets (toy-pool labels): {describe_targets(spec.targets)}")
         if not spec.builtin:

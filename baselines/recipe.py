@@ -4,11 +4,16 @@ Two layouts are read:
 
 * ours: ``{name, description, steps: [{func: NAME, PARAM: VALUE, ...}, ...]}``
 * DCLM's: ``[{source: NAME, steps: [...]}, ...]`` (pick a block with
-  ``source_name``; the bare ``commit`` markers and ``_``-prefixed keys such as
-  ``_aggregate`` are accepted and ignored, as DCLM's processor does).
+  ``source_name``; the bare ``commit`` markers and DCLM's ``_aggregate`` key
+  are accepted and ignored, as DCLM's processor does; any other
+  ``_``-prefixed key is an error).
 
-YAML is read with the safe loader and nothing outside the registry ever runs.
-Every step and parameter is validated here, before any work starts. A recipe
+YAML is read with the safe loader and nothing outside the registry ever runs;
+a duplicate key is an error, and a recipe's size and its expansion through YAML
+aliases are bounded (`MAX_RECIPE_BYTES`, `MAX_RECIPE_NODES`). Every step and
+parameter (type, range, cross-parameter rules) is validated here, before any
+work starts, and so is the order of steps that depend on one another (a
+`language_filter` needs a language-id enricher before it). A recipe
 may name installed step plugins by module (`plugins: [my_steps]`); a plugin
 *file* is only ever given on the command line (`--plugin FILE.py`), so that
 reading a recipe never runs code from a path it names.
@@ -41,6 +46,9 @@ from dcbench.errors import ConfigError
 from dcbench.manifest import content_id
 
 _RECIPE_KEYS = {"name", "description", "steps", "plugins"}
+_DCLM_STEP_KEYS = {"_aggregate"}  # DCLM's per-step statistics settings: accepted and ignored
+MAX_RECIPE_BYTES = 1 << 20  # DCLM's largest recipes are a few kB
+MAX_RECIPE_NODES = 100_000  # values in the recipe once every YAML alias is expanded
 STATE_DIR = "<state directory>"  # what a recipe id holds for a step's state directory (see registry `state=`)
 
 
@@ -122,15 +130,61 @@ def load_recipe(path: str | Path, source_name: str | None = None, variables: dic
         load_plugin(spec)
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_RECIPE_BYTES:
+            raise ConfigError(f"{path}: a recipe is at most {MAX_RECIPE_BYTES:,} bytes; this one has "
+                              f"{path.stat().st_size:,}")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as e:
         raise ConfigError(f"recipe not found: {path}") from e
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from e
+    data = read_yaml(text, str(path))
     return parse_recipe(data, source=str(path), text=text, default_name=path.stem, source_name=source_name,
                         variables=variables)
+
+
+class _RecipeLoader(yaml.SafeLoader):
+    """The safe loader, refusing a mapping that gives one key twice (YAML would keep the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base` merges are overridden by explicit keys, as YAML intends
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:
+                continue  # an unhashable key: the safe loader reports it itself
+            if duplicate:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(text: str, source: str) -> Any:
+    """Parse a recipe's YAML safely: duplicate keys refused, alias expansion bounded."""
+    try:
+        data = yaml.load(text, Loader=_RecipeLoader)  # noqa: S506  (a SafeLoader subclass)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{source}: not valid YAML: {e}") from e
+    if _expanded_size(data, MAX_RECIPE_NODES) > MAX_RECIPE_NODES:
+        raise ConfigError(f"{source}: the recipe expands to more than {MAX_RECIPE_NODES:,} values once its YAML "
+                          f"aliases (*name) are expanded; write it without nested aliases")
+    return data
+
+
+def _expanded_size(data: Any, limit: int) -> int:
+    """How many values `data` holds with shared (aliased) parts counted each time they appear;
+    stops counting past `limit` (so a self-referencing or exponential alias costs at most `limit` steps)."""
+    count, stack = 0, [data]
+    while stack and count <= limit:
+        value = stack.pop()
+        count += 1
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+    return count
 
 
 def recipe_from_dict(data: dict[str, Any]) -> Recipe:
@@ -155,10 +209,25 @@ def parse_recipe(data: Any, *, source: str, text: str, default_name: str, source
             steps.append(cfg)
     if not steps:
         raise ConfigError(f"{source}: the recipe has no steps")
+    _check_language_ids(steps, source)
     name = str(data.get("name") or data.get("source") or default_name)
     used = {p.module: p for p in (plugin_of(s.spec) for s in steps) if p is not None}
     return Recipe(name, tuple(steps), str(data.get("description", "")), source, text,
                   tuple(used[m] for m in sorted(used)))
+
+
+def _check_language_ids(steps: list[StepConfig], source: str) -> None:
+    """Each `language_filter` reads a key that a `detect_lang_whole_page_enricher` before it writes."""
+    written: set[str] = set()
+    for s in steps:
+        values = s.spec.with_defaults(s.params)
+        if s.func == "detect_lang_whole_page_enricher":
+            written.add(f"{values['key_prefix']}_{values['model']}")
+        elif s.func == "language_filter" and values["key"] not in written:
+            raise ConfigError(
+                f"{source}: step {s.label} reads the language id {values['key']!r}, but no "
+                f"detect_lang_whole_page_enricher before it writes that key (it writes KEY_PREFIX_fasttext); "
+                f"add one before it, or set language_filter's 'key' to match")
 
 
 def _load_recipe_plugins(entries: Any, source: str) -> None:
@@ -253,7 +322,11 @@ def _parse_step(raw: Any, index: int, source: str, variables: dict[str, str]) ->
         raw = {"func": raw}
     if not isinstance(raw, dict) or not isinstance(raw.get("func"), str):
         raise ConfigError(f"{where}: a step is a mapping with a 'func' naming a registered step, got {raw!r}")
-    params = {k: _expand(v, variables) for k, v in raw.items() if k != "func" and not str(k).startswith("_")}
+    private = sorted(str(k) for k in raw if str(k).startswith("_") and k not in _DCLM_STEP_KEYS)
+    if private:
+        raise ConfigError(f"{where}: unknown keys {private}; of the keys starting with '_' only DCLM's "
+                          f"{sorted(_DCLM_STEP_KEYS)} are accepted (and ignored)")
+    params = {k: _expand(v, variables) for k, v in raw.items() if k != "func" and k not in _DCLM_STEP_KEYS}
     spec = get(raw["func"], where)
     params = spec.validate(params, where)
     json.dumps(params)  # parameters must be plain data: they are hashed into the recipe id

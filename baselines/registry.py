@@ -8,7 +8,11 @@ contract: ``mapper(page) -> list[page]`` where ``[]`` removes the page,
 
 The signature is the schema: recipe values are checked against the
 annotations before any work starts, so a typo or a wrong type fails with a
-message that names the step, the parameter and what is accepted.
+message that names the step, the parameter and what is accepted. Numeric
+parameters also declare accepted ranges (`ranges=`, NaN is never accepted)
+and steps declare cross-parameter rules (`rules=`, such as min <= max or "the
+Bloom filter fits in memory"); both are checked with the types, before the
+first shard is read, and `dcbench steps NAME` shows them.
 
 Parameters that name files (a model, a word list) are declared with
 `files=`: a recipe's id hashes the content of the file they name, never the
@@ -22,6 +26,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import inspect
+import math
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -32,8 +38,9 @@ from typing import Any, Callable, Literal
 from dcbench.contracts import Mapper, Page, StepKind
 from dcbench.errors import ConfigError
 
-__all__ = ["ENTRY_POINT_GROUP", "KINDS", "Mapper", "Page", "Param", "StepSpec", "all_steps", "check_value",
-           "forget_module", "get", "load_entry_points", "step", "type_name"]
+__all__ = ["AT_LEAST_ONE", "ENTRY_POINT_GROUP", "FRACTION", "KINDS", "Mapper", "NON_NEGATIVE", "Page", "Param", "Range",
+           "Rule", "StepSpec", "all_steps", "check_value", "forget_module", "get", "load_entry_points", "ordered", "step",
+           "type_name"]
 
 KINDS = tuple(k.value for k in StepKind)
 ENTRY_POINT_GROUP = "dcbench.steps"
@@ -49,10 +56,57 @@ def as_path(value: Any) -> str | None:
 
 
 @dataclass(frozen=True)
+class Range:
+    """Accepted numbers: `low`..`high` (None: unbounded), each end inclusive unless `*_open`."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if math.isnan(value):
+            return False
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def describe(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"{'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+        if self.low is not None:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        if self.high is not None:
+            return f"{'<' if self.high_open else '<='} {self.high:g}"
+        return "any number"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A condition on several parameters, shown as `text`. `check(values)` gets every parameter
+    (defaults filled in) and returns True when they are acceptable; it may instead raise a
+    ConfigError with a fuller message (a memory need and the memory available)."""
+
+    text: str
+    check: Callable[[dict[str, Any]], bool]
+
+
+FRACTION = Range(0, 1)
+NON_NEGATIVE = Range(0, None)
+AT_LEAST_ONE = Range(1, None)
+
+
+def ordered(low: str, high: str) -> Rule:
+    """The rule `low <= high` between two numeric parameters (either may be null: no bound)."""
+    return Rule(f"{low} <= {high}", lambda v: v[low] is None or v[high] is None or v[low] <= v[high])
+
+
+@dataclass(frozen=True)
 class Param:
     name: str
     annotation: Any
     default: Any  # inspect.Parameter.empty when required
+    range: Range | None = None
 
     @property
     def required(self) -> bool:
@@ -60,7 +114,17 @@ class Param:
 
     def describe(self) -> str:
         text = f"{self.name}: {type_name(self.annotation)}"
-        return text if self.required else f"{text} = {self.default!r}"
+        text = text if self.required else f"{text} = {self.default!r}"
+        return text if self.range is None else f"{text}  (accepted: {self.range.describe()})"
+
+    def check_range(self, value: Any, where: str) -> None:
+        """Raise ConfigError when a number in `value` (a number or a list of them) is outside the range."""
+        if self.range is None:
+            return
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and v not in self.range:
+                accepted = self.range.describe()
+                raise ConfigError(f"{where} must be {'in ' if accepted[0] in '[(' else ''}{accepted}, got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -76,6 +140,7 @@ class StepSpec:
     module: str = ""  # where the factory is defined (a plugin's module for plugin steps)
     files: Mapping[str, Resolver] = field(default_factory=dict)  # parameters naming files read
     state: tuple[str, ...] = ()  # parameters naming a directory the step keeps state in (read and written)
+    rules: tuple[Rule, ...] = ()  # cross-parameter conditions, checked after each parameter's type and range
 
     @property
     def builtin(self) -> bool:
@@ -101,7 +166,18 @@ class StepSpec:
                         f"{where}: step '{self.name}' needs parameter '{p.name}' ({type_name(p.annotation)})"
                     )
                 continue
-            values[p.name] = check_value(values[p.name], p.annotation, f"{where}: step '{self.name}' parameter '{p.name}'")
+            what = f"{where}: step '{self.name}' parameter '{p.name}'"
+            values[p.name] = check_value(values[p.name], p.annotation, what)
+            p.check_range(values[p.name], what)
+        full = self.with_defaults(values)
+        for rule in self.rules:
+            try:
+                ok = rule.check(full)
+            except ConfigError as e:
+                raise ConfigError(f"{where}: step '{self.name}': {e}") from e
+            if not ok:
+                shown = ", ".join(f"{n}={full[n]!r}" for n in self.params if re.search(rf"\b{n}\b", rule.text))
+                raise ConfigError(f"{where}: step '{self.name}' needs {rule.text}, got {shown}")
         return values
 
     def build(self, values: dict[str, Any], where: str = "recipe") -> Mapper:
@@ -119,7 +195,9 @@ _REGISTRY: dict[str, StepSpec] = {}
 
 
 def step(kind: StepKind | str, *, name: str | None = None, targets: tuple[str, ...] = (),
-         files: Iterable[str] | Mapping[str, Resolver] = (), state: tuple[str, ...] = ()) -> Callable:
+         files: Iterable[str] | Mapping[str, Resolver] = (), state: tuple[str, ...] = (),
+         ranges: Mapping[str, Range | tuple[float | None, float | None]] | None = None,
+         rules: Iterable[Rule] = ()) -> Callable:
     """Register a factory as a recipe step named after the function (or `name`).
 
     `targets`: document labels the step is meant to catch ("!label": every
@@ -127,12 +205,15 @@ def step(kind: StepKind | str, *, name: str | None = None, targets: tuple[str, .
     `files`: parameters whose value names a file or directory the step reads,
     optionally mapped to how the step resolves the value (default: the value
     is the path). `state`: parameters naming a directory the step reads and
-    writes (its path and content stay out of the recipe id).
+    writes (its path and content stay out of the recipe id). `ranges`: the
+    numbers each numeric parameter accepts (a `Range`, or `(low, high)`
+    inclusive with None for unbounded). `rules`: `Rule`s over several parameters.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
     kind = StepKind(kind)
     resolvers = dict(files) if isinstance(files, Mapping) else {f: as_path for f in files}
+    bounds = {n: r if isinstance(r, Range) else Range(*r) for n, r in (ranges or {}).items()}
 
     def register(factory: Callable[..., Mapper]) -> Callable[..., Mapper]:
         step_name = name or factory.__name__
@@ -144,14 +225,14 @@ def step(kind: StepKind | str, *, name: str | None = None, targets: tuple[str, .
         for p in inspect.signature(factory).parameters.values():
             if p.kind is not inspect.Parameter.KEYWORD_ONLY:
                 raise TypeError(f"step {step_name}: parameter {p.name} must be keyword-only")
-            params[p.name] = Param(p.name, hints.get(p.name, Any), p.default)
-        undeclared = sorted((set(resolvers) | set(state)) - set(params))
+            params[p.name] = Param(p.name, hints.get(p.name, Any), p.default, bounds.get(p.name))
+        undeclared = sorted((set(resolvers) | set(state) | set(bounds)) - set(params))
         if undeclared:
-            raise TypeError(f"step {step_name}: files/state name no parameter: {', '.join(undeclared)}")
+            raise TypeError(f"step {step_name}: files/state/ranges name no parameter: {', '.join(undeclared)}")
         summary = (inspect.getdoc(factory) or "").split("\n\n")[0].replace("\n", " ")
         _REGISTRY[step_name] = StepSpec(step_name, kind, factory, params, summary, tuple(targets),
                                         factory.__module__, {k: v or as_path for k, v in resolvers.items()},
-                                        tuple(state))
+                                        tuple(state), tuple(rules))
         return factory
 
     return register
@@ -261,8 +342,8 @@ def _conforms(value: Any, annotation: Any) -> tuple[bool, Any]:
         return all(ok for ok, _ in items), [v for _, v in items]
     if annotation is type(None):
         return value is None, value
-    if annotation is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is float:  # NaN is never a meaningful parameter (every comparison with it is false)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
         return ok, float(value) if ok else value
     if annotation is int:
         return isinstance(value, int) and not isinstance(value, bool), value

@@ -17,30 +17,40 @@ Output directory: the last stage's `data/ quarantine/ stats/` (see
     run.json        which recipe, pool and format this directory belongs to
     stats.json      all shards and stages added up, plus timing and the corpus
                     histograms before and after the recipe (`dcbench.corpusstats`)
-    manifest.json   the dataset: shards, sha256, counts, content id
+    manifest.json   the dataset: shards, sha256, counts, content id (written once every shard is done)
+    failures.json   while shards fail after every retry: which, in which stage, how often, and why
+
+A shard that fails after every retry does not stop the others: each stage
+finishes every shard it can (a global step, which needs them all, waits),
+the failures are written down, and the run ends with a RunError (exit 4).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
 from dcbench.contracts import DocLabels, GlobalStep, Mapper, Recipe, StepInfo, StepKind
 from dcbench.corpusstats import before_after
 from dcbench.errors import ConfigError, DataError, RunError
 from dcbench.manifest import MANIFEST_NAME, Manifest, ShardEntry
-from dcbench.poolref import PoolRef, resolve_pool
+from dcbench.poolref import PoolRef, pool_dir, resolve_pool
 from dcbench.shardwork import built_steps, exists, process_shard, read_json, write_json
 from dcbench.shards import FORMATS, shard_stem
 from dcbench.stages import GlobalContext, Stage, plan_stages
 from dcbench.stepstats import StepStats
-from dcbench.taskloop import MAX_RETRIES, ray_init, ray_session, run_tasks, task_limit
+from dcbench.taskloop import MAX_RETRIES, TaskOutcome, ray_init, ray_session, run_tasks, task_limit
 
 __all__ = ["Progress", "RunResult", "ray_init", "run", "stage_dir"]  # ray_init: where callers have long found it
 
 Progress = Callable[[int, int, "dict[str, Any] | None"], None]
+FAILURES_NAME = "failures.json"  # the shards that failed after every retry in the last run, and why
 
 
 @dataclass
@@ -63,6 +73,7 @@ def run(recipe: Recipe, pool: str, out_dir: str, *, workers: int | None = None, 
         raise ConfigError(f"output format {fmt!r}: choose one of {', '.join(FORMATS)}")
     if workers is not None and workers < 1:
         raise ConfigError("--workers must be at least 1")
+    _check_out_outside_pool(out_dir, pool)
     pool_ref = resolve_pool(pool)
     built = built_steps(recipe)  # fails on missing models or word lists before any work starts
     _check_built(built)
@@ -83,23 +94,30 @@ def run(recipe: Recipe, pool: str, out_dir: str, *, workers: int | None = None, 
         if progress:
             progress(counter[0], total_tasks, stats)
 
+    _forget_failures(out_dir)  # this run finds out afresh which shards fail
     started = time.perf_counter()
     if skipped < total_tasks:
         with ray_session(workers, address):
             limit = task_limit(workers)
             inputs = list(pool_ref.uris)
+            failed: set[str] = set()  # shards that failed in an earlier stage go no further
             for stage in stages:
                 sdir = stage_dir(out_dir, stage, len(stages))
                 if stage.global_step is not None and len(done[stage.index]) < len(stems):
+                    if failed:
+                        break  # a global step's analysis needs every shard
                     info, global_step = built[stage.global_step]
                     _analyze(global_step, info, inputs, stems, sdir, limit, max_retries)
-                todo = [(u, s) for u, s in zip(inputs, stems) if s not in done[stage.index]]
+                todo = [(u, s) for u, s in zip(inputs, stems) if s not in done[stage.index] and s not in failed]
                 outcome = run_tasks(process_shard, [(u, sdir, recipe, fmt, stage, s, labels) for u, s in todo],
                                     limit=limit, max_retries=max_retries, names=[u for u, _ in todo],
                                     on_result=lambda _, stats: finished(stage, stats))
-                where = f" in stage {stage.index + 1} of {len(stages)}" if len(stages) > 1 else ""
-                outcome.raise_failures("shards", total=len(stems), where=where)
+                if outcome.failures:
+                    failed.update(shard_stem(f.what) for f in outcome.failures)
+                    _record_failures(out_dir, stage, len(stages), outcome, stems, done)
                 inputs = [f"{sdir}/data/{s}.{fmt}" for s in stems]
+            if failed:
+                _raise_failures(out_dir, stages, stems, done, failed)
     wall = time.perf_counter() - started
 
     result = _finish(out_dir, recipe, pool_ref, stages, done, fmt, wall, workers, skipped, labels)
@@ -110,6 +128,66 @@ def run(recipe: Recipe, pool: str, out_dir: str, *, workers: int | None = None, 
             f"over the budget of {max_quarantine:.1%}; see {out_dir}/quarantine/ for each record and its reason "
             f"(raise --max-quarantine to accept)")
     return result
+
+
+def _check_out_outside_pool(out_dir: str, pool: str) -> None:
+    """`--out` equal to or inside the pool's folder would write data and a manifest into the pool."""
+    pool_fs, pool_path = fsspec.core.url_to_fs(pool)
+    out_fs, out_path = fsspec.core.url_to_fs(out_dir)
+    if type(pool_fs) is not type(out_fs):
+        return
+    if not pool_fs.exists(pool_path) and not any(c in pool_path for c in "*?["):
+        return  # no such pool: resolving it says so (exit 3)
+    is_shard = pool_fs.isfile(pool_path) and not pool_path.endswith(".json")
+    root = pool_path if is_shard else fsspec.core.url_to_fs(pool_dir(pool))[1]
+    if isinstance(out_fs, LocalFileSystem):
+        root, out_path = os.path.realpath(root), os.path.realpath(out_path)
+    root, out_path = root.rstrip("/"), out_path.rstrip("/")
+    if out_path == root or out_path.startswith(root + "/"):
+        raise ConfigError(f"--out {out_dir} is {'the pool' if out_path == root else 'inside the pool'} "
+                          f"(--pool {pool}): the run would write its data and manifest.json into the pool and "
+                          f"change it; choose an --out outside {root}")
+
+
+def _record_failures(out_dir: str, stage: Stage, n_stages: int, outcome: TaskOutcome, stems: list[str],
+                     done: list[dict[str, Any]]) -> None:
+    """Add a stage's failed shards to `failures.json`, so the output says what is missing and why."""
+    path = f"{out_dir}/{FAILURES_NAME}"
+    record = read_json(path) if exists(path) else {"failed": []}
+    record["failed"] += [{"shard": shard_stem(f.what), "input": f.what, "stage": stage.index + 1,
+                          "stages": n_stages, "attempts": f.attempts, "error": f.error_line(),
+                          "same_every_time": f.same_every_time} for f in outcome.failures]
+    record["finished"] = {"shards": len(stems), "per_stage": [len(d) for d in done]}
+    write_json(path, record)
+
+
+def _raise_failures(out_dir: str, stages: list[Stage], stems: list[str], done: list[dict[str, Any]],
+                    failed: set[str]) -> None:
+    """Every shard that could finish has; say which failed, why, and what re-running can do."""
+    record = read_json(f"{out_dir}/{FAILURES_NAME}")
+    failures = record["failed"]
+    lines = [f"{f['input']} (stage {f['stage']} of {f['stages']}, {f['attempts']} attempts): {f['error']}"
+             if f["stages"] > 1 else f"{f['input']} ({f['attempts']} attempts): {f['error']}" for f in failures]
+    finished = (f"{len(done[0])} of {len(stems)}" if len(stages) == 1 else
+                ", ".join(f"stage {i + 1}: {len(d)} of {len(stems)}" for i, d in enumerate(done)))
+    blocked = "" if len(done[-1]) + len(failed) == len(stems) else "; a global step needs every shard, so it waits"
+    if all(f["same_every_time"] for f in failures):
+        advice = ("each failed the same way on every attempt, so re-running will fail again until the cause is "
+                  "fixed: once the shard is restored, re-run the same command (it redoes only unfinished shards); a "
+                  "changed shard, recipe or --format needs a new --out")
+    else:
+        advice = "re-run the same command to redo only the unfinished shards"
+    raise RunError(f"{len(failed)} of {len(stems)} shards failed after all retries:\n  " + "\n  ".join(lines)
+                   + f"\nshards finished and kept under {out_dir}: {finished}{blocked}; {out_dir}/"
+                   f"{FAILURES_NAME} lists the failures; no {MANIFEST_NAME} is written until every shard is done; "
+                   f"{advice}")
+
+
+def _forget_failures(out_dir: str) -> None:
+    """Clear the failures an earlier run recorded."""
+    fs, path = fsspec.core.url_to_fs(f"{out_dir}/{FAILURES_NAME}")
+    if fs.exists(path):
+        fs.rm(path)
 
 
 def _check_built(built: list[tuple[StepInfo, Mapper | GlobalStep]]) -> None:

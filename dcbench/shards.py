@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import zlib
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
@@ -102,7 +103,9 @@ def _jsonl_records(uri: str, fmt: str) -> Iterator[tuple[int, dict[str, Any] | B
     with fsspec.open(uri, "rb") as raw_file:
         stream = _decompressed(raw_file, fmt)
         try:
-            for line in stream:
+            for n, line in enumerate(stream):
+                if n == 0:
+                    line = line.removeprefix(_BOM)  # a UTF-8 byte order mark opens the first line, not a record
                 if not line.strip():
                     continue  # blank lines hold no record
                 yield index, _parse_line(index, line)
@@ -110,6 +113,9 @@ def _jsonl_records(uri: str, fmt: str) -> Iterator[tuple[int, dict[str, Any] | B
         except (EOFError, OSError, zlib.error, zstandard.ZstdError) as e:
             what = "gzip" if fmt == "jsonl.gz" else "zstd"
             yield index, Bad(index, f"truncated or corrupt {what} stream after {index} records: {e}", "")
+
+
+_BOM = b"\xef\xbb\xbf"
 
 
 def _decompressed(raw_file: Any, fmt: str) -> Iterable[bytes]:
@@ -157,9 +163,28 @@ def _parse_line(index: int, line: bytes) -> dict[str, Any] | Bad:
         rec = json.loads(text)
     except json.JSONDecodeError as e:
         return Bad(index, f"malformed JSON: {e.msg} at column {e.colno}", text)
+    except RecursionError:
+        return Bad(index, "unreadable JSON: nested deeper than the reader's recursion limit", text)
+    except ValueError as e:  # Python's int limit: "Exceeds the limit (4300 digits) for integer string conversion"
+        return Bad(index, f"unreadable JSON: {str(e).split(';')[0]}", text)
     if not isinstance(rec, dict):
         return Bad(index, f"record is a JSON {type(rec).__name__}, not an object", text)
+    if _SURROGATE_ESCAPE.search(text) and not _encodable(rec):
+        return Bad(index, "lone UTF-16 surrogate escape (\\ud800-\\udfff): cannot be written as UTF-8", text)
     return rec
+
+
+# A surrogate can only enter through a \uXXXX escape (the line itself is valid UTF-8), so only lines with
+# one pay for the full check; a well-formed pair decodes to one character and passes it.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _encodable(rec: dict[str, Any]) -> bool:
+    try:
+        dumps(rec).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _parquet_records(uri: str) -> Iterator[tuple[int, dict[str, Any] | Bad]]:
@@ -236,11 +261,28 @@ def _write_parquet(out: _HashingWriter, docs: Iterable[dict[str, Any]], records:
     import pyarrow.parquet as pq
 
     rows = list(docs)
-    for doc in rows:
-        records.update((dumps(doc) + "\n").encode("utf-8"))
-    table = pa.Table.from_pylist(rows) if rows else pa.table({"text": pa.array([], pa.string())})
+    table = _union_table(rows) if rows else pa.table({"text": pa.array([], pa.string())})
+    for batch in table.to_batches():  # hash the records as a reader gets them back: every key in every row
+        for rec in batch.to_pylist():
+            records.update((dumps(rec) + "\n").encode("utf-8"))
     pq.write_table(table, out, compression="zstd")
     return len(rows)
+
+
+def _union_table(rows: list[dict[str, Any]]) -> Any:
+    """A table with a column for every top-level key of any row (in order of first appearance;
+    null where a row lacks it), or a DataError naming a key whose values share no one type."""
+    import pyarrow as pa
+
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    columns = {}
+    for key in keys:
+        try:
+            columns[key] = pa.array([row.get(key) for row in rows])
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as e:
+            raise DataError(f"--format parquet: key {key!r} holds values of different types across documents "
+                            f"({str(e).splitlines()[0]}); write this dataset with --format jsonl.gz") from e
+    return pa.table(columns)
 
 
 def records_sha256(uri: str) -> str:

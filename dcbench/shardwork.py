@@ -11,14 +11,18 @@ A stage directory holds:
 
 from __future__ import annotations
 
+import glob
 import json
 import time
 from collections.abc import Collection, Iterator
-from typing import Any
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, Union
 
 import fsspec
+from fsspec.implementations.local import LocalFileSystem
 
-from dcbench.atomic import open_atomic
+from dcbench.atomic import TEMP_MARK, open_atomic
 from dcbench.contracts import DocLabels, GlobalStep, Mapper, Page, Recipe, StepInfo
 from dcbench.corpusstats import ShardCorpus
 from dcbench.shards import Bad, dumps, read_shard, shard_stem, write_shard
@@ -26,6 +30,7 @@ from dcbench.stages import Stage
 from dcbench.stepstats import SAMPLES_PER_STEP, StepStats, hits_target, sample
 
 Chain = list[tuple[StepInfo, Mapper]]
+Quarantine = Union["QuarantineWriter", list[dict[str, Any]]]  # where run_chain puts the pages a step raised on
 _BUILT: dict[str, list[tuple[StepInfo, Mapper | GlobalStep]]] = {}
 
 
@@ -55,7 +60,7 @@ def process_shard(shard_uri: str, stage_dir: str, recipe: Recipe, fmt: str, stag
     decision = read_json(f"{stage_dir}/decisions/{stem}.json") if stage.global_step is not None else None
     chain = stage_chain(recipe, stage, decision)
     steps = [StepStats.of(info) for info, _ in chain]
-    quarantine: list[dict[str, Any]] = []
+    remove_stale_temps(stage_dir, stem, fmt)
     counts = {"records": 0, "unreadable": 0, "kept": 0, "text_bytes": 0}
     corpus = ShardCorpus.empty()
 
@@ -73,8 +78,8 @@ def process_shard(shard_uri: str, stage_dir: str, recipe: Recipe, fmt: str, stag
                 corpus.leave(page)
                 yield page
 
-    info = write_shard(f"{stage_dir}/data/{stem}.{fmt}", kept_pages())
-    write_quarantine(f"{stage_dir}/quarantine/{stem}.jsonl", quarantine)
+    with QuarantineWriter(f"{stage_dir}/quarantine/{stem}.jsonl") as quarantine:
+        info = write_shard(f"{stage_dir}/data/{stem}.{fmt}", kept_pages())
     stats = {"shard": stem, "input": shard_uri, **counts, "quarantined": len(quarantine),
              "output": {"path": f"data/{stem}.{fmt}", "bytes": info.bytes, "sha256": info.sha256,
                         "documents": info.documents, "records": info.records},
@@ -84,7 +89,7 @@ def process_shard(shard_uri: str, stage_dir: str, recipe: Recipe, fmt: str, stag
     return stats
 
 
-def run_chain(doc: Page, chain: Chain, steps: list[StepStats], quarantine: list[dict[str, Any]], stem: str,
+def run_chain(doc: Page, chain: Chain, steps: list[StepStats], quarantine: Quarantine, stem: str,
               labels: DocLabels | None = None, corpus: ShardCorpus | None = None) -> list[Page]:
     """One document through the chain, counting into `steps`; returns what survives.
     With `labels`, the document's labels (as it enters) are counted at every step it reaches;
@@ -102,7 +107,7 @@ def run_chain(doc: Page, chain: Chain, steps: list[StepStats], quarantine: list[
 
 
 def _run_step(info: StepInfo, mapper: Mapper, st: StepStats, pages: list[Page], labels: Collection[str] | None,
-              quarantine: list[dict[str, Any]], stem: str) -> list[Page]:
+              quarantine: Quarantine, stem: str) -> list[Page]:
     """The pages of one document through one step."""
     hit = labels is not None and hits_target(st.targets, labels)
     st.pages_in += len(pages)
@@ -141,15 +146,48 @@ def _run_step(info: StepInfo, mapper: Mapper, st: StepStats, pages: list[Page], 
     return out
 
 
-def write_quarantine(uri: str, entries: list[dict[str, Any]]) -> None:
-    """A shard's quarantined records; the folder is made even when there are none, so it is always there."""
-    fs, path = fsspec.core.url_to_fs(uri)
-    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)  # a no-op on object stores, which have no folders
-    if entries:
-        with open_atomic(uri, "w") as f:
-            f.writelines(dumps(e) + "\n" for e in entries)
-    elif fs.exists(path):
-        fs.rm(path)  # a stale file from an earlier attempt
+class QuarantineWriter:
+    """A shard's quarantined records, streamed to their file as they come (a shard of bad records
+    never sits in memory). The file appears, atomically, when the block ends without an error; the
+    folder is made even when nothing was quarantined, so it is always there. Entries are written
+    with undecodable characters backslash-escaped, so no record can fail the write."""
+
+    def __init__(self, uri: str):
+        self.uri, self.count = uri, 0
+        self._files = ExitStack()
+        self._file: Any = None
+
+    def append(self, entry: dict[str, Any]) -> None:
+        if self._file is None:
+            self._file = self._files.enter_context(open_atomic(self.uri, "wb"))
+        self._file.write((dumps(entry) + "\n").encode("utf-8", "backslashreplace"))
+        self.count += 1
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __enter__(self) -> "QuarantineWriter":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._files.__exit__(*exc)  # commits the file, or on an error removes its temporary
+        if exc[0] is None and self._file is None:
+            fs, path = fsspec.core.url_to_fs(self.uri)
+            fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)  # a no-op on object stores, which have no folders
+            if fs.exists(path):
+                fs.rm(path)  # a stale file from an earlier attempt
+
+
+def remove_stale_temps(stage_dir: str, stem: str, fmt: str) -> None:
+    """Remove the temporary files a killed attempt at this shard left (`dcbench.atomic` names them
+    `<file>.tmp-<pid>-<hex>`). Safe: the task loop never runs two attempts of one shard at once.
+    Object stores hold no temporaries (writes there are single uploads)."""
+    fs, path = fsspec.core.url_to_fs(stage_dir)
+    if not isinstance(fs, LocalFileSystem):
+        return
+    for folder, name in (("data", f"{stem}.{fmt}"), ("quarantine", f"{stem}.jsonl"), ("stats", f"{stem}.json")):
+        for stale in glob.glob(glob.escape(f"{path}/{folder}/{name}") + TEMP_MARK + "*"):
+            Path(stale).unlink(missing_ok=True)
 
 
 def write_json(uri: str, data: Any) -> None:

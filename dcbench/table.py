@@ -6,7 +6,9 @@ Columns are separated by two spaces and sized to their widest cell; a column
 whose cells are all numbers (`1,234`, `0.25`, `80.0%`, `411.6M`, `1e-05`) is
 right-aligned so digits line up, any other column left-aligned. Empty cells
 and `-` (the placeholder for "unknown") do not decide a column's alignment.
-A dashed rule sits under the header; an optional title above it.
+A dashed rule sits under the header; an optional title above it. Control
+characters (escape sequences, bidi overrides) are stripped from every cell,
+since cells can come from submissions: use `printable()` for any other print.
 """
 
 from __future__ import annotations
@@ -17,6 +19,13 @@ from typing import Any, Iterable, Sequence
 GAP = "  "
 _NUMBER = re.compile(r"[-+]?(\d[\d,]*(\.\d*)?|\.\d+)(e[-+]?\d+)?[%KMBT]?|[-+]?inf|nan", re.IGNORECASE)
 _PLACEHOLDERS = ("", "-")
+# C0/C1 controls (ESC, BEL, CR, ...) and the bidi embeddings/overrides/isolates.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: Any) -> str:
+    """`str(text)` without control characters, safe to print to a terminal."""
+    return _CONTROL.sub("", str(text))
 
 
 def is_number(cell: str) -> bool:
@@ -35,8 +44,8 @@ def format_table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, title:
 
     `align` ("l"/"r" per column, e.g. "llrr") overrides the automatic choice.
     """
-    head = [str(h) for h in header]
-    body = [["-" if c is None else str(c) for c in row] for row in rows]
+    head = [printable(h) for h in header]
+    body = [["-" if c is None else printable(c) for c in row] for row in rows]
     for row in body:
         if len(row) != len(head):
             raise ValueError(f"a row has {len(row)} cells for {len(head)} columns: {row}")
@@ -50,6 +59,6 @@ def format_table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, title:
     def line(cells: Sequence[str]) -> str:
         return GAP.join(c.rjust(w) if a == "r" else c.ljust(w) for c, w, a in zip(cells, widths, align)).rstrip()
 
-    lines = [title] if title else []
+    lines = [printable(title)] if title else []
     lines += [line(head), line(["-" * w for w in widths]), *map(line, body)]
     return "\n".join(lines)

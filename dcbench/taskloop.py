@@ -12,11 +12,19 @@ tasks run to the end, so everything that can finish is finished (and, where
 the task writes its output, kept for a re-run). Retries are the loop's, not
 Ray's (tasks go to Ray with `max_retries=0`): one rule for exceptions and lost
 workers alike, and the number of attempts is known.
+
+Never hang: Ray waits forever (saying so only in its own log) for a task or
+actor whose resources no node has. `check_resources` compares a request with
+the cluster before anything is submitted and refuses it with the figures;
+`run_tasks` checks its one CPU per task, the Bloom dedup its actors' memory.
+Ray's error texts reach the user without ANSI colour codes.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -24,9 +32,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from dcbench.errors import RunError
+from dcbench.errors import ConfigError, RunError
 
 MAX_RETRIES = 2
+_ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
+
+
+def strip_ansi(text: str) -> str:
+    """Text without ANSI escape sequences (Ray colours its tracebacks and names)."""
+    return _ANSI.sub("", text)
 
 
 @dataclass(frozen=True)
@@ -34,10 +48,19 @@ class TaskFailure:
     what: str  # the task, as the caller names it: a shard URI, a cell
     attempts: int
     error: BaseException  # the task's own exception, unwrapped from Ray's
+    same_every_time: bool = False  # every attempt failed with this error: a re-run will fail the same way
 
     def describe(self) -> str:
-        first_line = (str(self.error).splitlines() or [""])[0].removeprefix(f"{self.what}: ")
-        return f"{self.what}: {type(self.error).__name__}: {first_line}"
+        return f"{self.what}: {self.error_line()}"
+
+    def error_line(self) -> str:
+        return _error_line(self.error, self.what)
+
+
+def _error_line(error: BaseException, what: str = "") -> str:
+    """An error as one line: its type and the first line of its message."""
+    first_line = (strip_ansi(str(error)).splitlines() or [""])[0].removeprefix(f"{what}: ")
+    return f"{type(error).__name__}: {first_line}"
 
 
 @dataclass(frozen=True)
@@ -50,11 +73,17 @@ class TaskOutcome:
         """Raise a RunError listing every failed task, if any failed (`total`: of how many, if not of these)."""
         if not self.failures:
             return
-        hint = hint or f"finished {noun} are kept; re-run the same command to redo only the failed ones"
+        hint = hint or self.hint(noun)
         of = len(self.results) if total is None else total
         raise RunError(f"{len(self.failures)} of {of} {noun} failed after {self.max_retries} retries"
                        f"{where}:\n  " + "\n  ".join(f.describe() for f in self.failures) + f"\n{hint}")
 
+    def hint(self, noun: str) -> str:
+        """What a user can do about the failures: re-run when that can help, fix when it cannot."""
+        if all(f.same_every_time for f in self.failures):
+            return (f"each failed the same way on every attempt, so re-running as it is cannot help: fix the input "
+                    f"or the recipe first; finished {noun} are kept and a re-run redoes only the failed ones")
+        return f"finished {noun} are kept; re-run the same command to redo only the failed ones"
 
 def run_tasks(fn: Callable[..., Any], calls: Sequence[tuple], *, limit: int, max_retries: int = MAX_RETRIES,
               names: Sequence[str] | None = None,
@@ -69,9 +98,11 @@ def run_tasks(fn: Callable[..., Any], calls: Sequence[tuple], *, limit: int, max
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
     names = [str(n) for n in names] if names is not None else [str(c[0]) if c else str(i) for i, c in enumerate(calls)]
+    check_resources("a task", 1, cpus=1, advice="start Ray workers with CPUs (`ray start --num-cpus N`)")
     task = ray.remote(num_cpus=1, max_retries=0)(fn)
     results: list[Any] = [None] * len(calls)
     attempts = [0] * len(calls)
+    seen: list[set[str]] = [set() for _ in calls]  # each task's distinct errors, to tell a deterministic failure
     failures: dict[int, TaskFailure] = {}
     pending: dict[Any, int] = {}
     queue = deque(range(len(calls)))
@@ -88,10 +119,12 @@ def run_tasks(fn: Callable[..., Any], calls: Sequence[tuple], *, limit: int, max
         try:
             results[i] = ray.get(ref)
         except Exception as e:  # the task raised (RayTaskError carries its cause) or its worker was lost
+            error = getattr(e, "cause", None) or e
+            seen[i].add(_error_line(error))
             if attempts[i] <= max_retries:
                 submit(i)
             else:
-                failures[i] = TaskFailure(names[i], attempts[i], getattr(e, "cause", None) or e)
+                failures[i] = TaskFailure(names[i], attempts[i], error, same_every_time=len(seen[i]) == 1)
             continue
         if on_result is not None:
             on_result(i, results[i])
@@ -132,3 +165,37 @@ def task_limit(workers: int | None) -> int:
     import ray  # deferred: see run_tasks
 
     return workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def check_resources(what: str, count: int, *, cpus: float = 0, memory: int = 0, advice: str = "",
+                    now: bool = False) -> None:
+    """Refuse (ConfigError) `count` Ray tasks/actors needing `cpus` and `memory` bytes each when the
+    cluster's nodes cannot hold them all (Ray would wait forever); with `now`, also when what is free
+    now cannot (for actors, which hold their resources until the run ends)."""
+    import ray  # deferred: see run_tasks
+
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    fit = sum(_fits(node, cpus, memory) for node in nodes)
+    free = ray.available_resources()
+    free_fit = min(_quota(free.get("CPU", 0), cpus), _quota(free.get("memory", 0), memory)) if now else math.inf
+    if fit >= count and free_fit >= count:
+        return
+    per_node = ", ".join(f"{n.get('CPU', 0):g} CPU / {_gib(n.get('memory', 0))}" for n in nodes) or "no nodes"
+    need = " and ".join(x for x in (f"{cpus:g} CPU" if cpus else "", _gib(memory) if memory else "") if x)
+    where = (f"its {len(nodes)} node(s) ({per_node}) hold {fit}" if fit < count else
+             f"only {free_fit} fit in what is free now ({free.get('CPU', 0):g} CPU, {_gib(free.get('memory', 0))})")
+    raise ConfigError(f"{what}: {count} x {need} of Ray resources needed, but {where}; Ray would wait for them "
+                      f"forever" + (f"; {advice}" if advice else ""))
+
+
+def _fits(node: dict[str, float], cpus: float, memory: int) -> int:
+    """How many requests of (cpus, memory) one node can hold."""
+    return int(min(_quota(node.get("CPU", 0), cpus), _quota(node.get("memory", 0), memory)))
+
+
+def _quota(have: float, each: float) -> float:
+    return math.inf if each <= 0 else math.floor(have / each + 1e-9)
+
+
+def _gib(n: float) -> str:
+    return f"{n / 1024**3:,.1f} GiB"

@@ -7,7 +7,12 @@ plus indexed columns for ranking and duplicate checks) and `task_results`
 (one row per submission and task). The schema is brought up to date by numbered
 migrations when a store is opened; a store written by a newer dcbench is refused.
 All SQL is written with `?` placeholders and translated to the driver's style,
-so the same statements run on both databases. Every write is one transaction.
+so the same statements run on both databases.
+
+Concurrent writers are safe: every write is one transaction that takes the
+write lock first (SQLite `BEGIN IMMEDIATE`, a PostgreSQL table lock), the
+duplicate rule is checked inside it, and unique indexes on the model and
+evaluation ids back the rule, so two submits of one run cannot both land.
 """
 
 from __future__ import annotations
@@ -47,7 +52,12 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     (3, [  # passes over the training data (NULL where a run did not record them)
         "ALTER TABLE submissions ADD COLUMN epochs DOUBLE PRECISION",
     ]),
+    (4, [  # the duplicate rule, enforced by the database (NULLs never collide)
+        "CREATE UNIQUE INDEX submissions_model_unique ON submissions (model_id)",
+        "CREATE UNIQUE INDEX submissions_eval_unique ON submissions (eval_id)",
+    ]),
 ]
+BUSY_TIMEOUT_S = 60  # how long a SQLite writer waits for another writer's lock
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
@@ -80,7 +90,7 @@ class Store:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             self.dialect = "sqlite"
-            self._conn = sqlite3.connect(path, isolation_level=None)  # explicit transactions
+            self._conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_S)  # explicit transactions
             self._conn.execute("PRAGMA foreign_keys = ON")
         else:
             raise ConfigError(f"store URL {url!r}: use a file path, sqlite:///path or postgresql://...")
@@ -102,10 +112,13 @@ class Store:
         return [dict(zip(names, row)) for row in cur.fetchall()]
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """BEGIN ... COMMIT, or ROLLBACK when the body raises."""
-        self._execute("BEGIN")
+    def transaction(self, lock: str | None = "submissions") -> Iterator[None]:
+        """BEGIN ... COMMIT, or ROLLBACK when the body raises. The write lock is taken at BEGIN
+        (SQLite: the database; PostgreSQL: table `lock`), so reads inside see no concurrent write."""
+        self._execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
         try:
+            if self.dialect == "postgresql" and lock:
+                self._execute(f"LOCK TABLE {lock} IN SHARE ROW EXCLUSIVE MODE")
             yield
         except BaseException:
             self._execute("ROLLBACK")
@@ -133,22 +146,45 @@ class Store:
         return int(rows[0]["version"]) if rows else 0
 
     def _migrate(self) -> None:
-        current = self.schema_version()
-        if current > SCHEMA_VERSION:
-            raise DataError(f"{self.url}: leaderboard schema {current} is newer than this dcbench knows "
-                            f"({SCHEMA_VERSION}); upgrade dcbench")
-        if current == SCHEMA_VERSION:
+        seen = self.schema_version()
+        self._refuse_newer(seen)
+        if seen == SCHEMA_VERSION:
             return
-        with self.transaction():
-            if current == 0:
-                self._execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        with self.transaction(lock=None):  # idempotent: another process may be migrating too
+            self._execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            if self.dialect == "postgresql":
+                self._execute("LOCK TABLE schema_version IN EXCLUSIVE MODE")
+            rows = self._query("SELECT version FROM schema_version")
+            if not rows:
                 self._execute("INSERT INTO schema_version (version) VALUES (0)")
+            current = int(rows[0]["version"]) if rows else 0
+            self._refuse_newer(current)
             for version, statements in MIGRATIONS:
                 if version <= current:
                     continue
                 for s in statements:
-                    self._execute(s)
+                    self._apply(s)
                 self._execute("UPDATE schema_version SET version = ?", (version,))
+
+    def _apply(self, statement: str) -> None:
+        try:
+            self._execute(statement)
+        except Exception as e:
+            if not _is_integrity_error(e):
+                raise
+            column = "model_id" if "model" in statement else "eval_id"
+            ids = "see the submissions table" if self.dialect != "sqlite" else ", ".join(r["id"] for r in self._query(
+                f"SELECT id FROM submissions WHERE {column} IN (SELECT {column} FROM submissions "
+                f"GROUP BY {column} HAVING COUNT(*) > 1) ORDER BY {column}, id"))  # PostgreSQL: the transaction failed
+            raise DataError(f"{self.url}: entries share a {column} (stored concurrently by an older dcbench): "
+                            f"{ids}; delete all but one of each, e.g. "
+                            f"`sqlite3 STORE \"DELETE FROM task_results WHERE submission_id = 'ID'; DELETE FROM "
+                            f"submissions WHERE id = 'ID'\"`, then run the command again") from e
+
+    def _refuse_newer(self, current: int) -> None:
+        if current > SCHEMA_VERSION:
+            raise DataError(f"{self.url}: leaderboard schema {current} is newer than this dcbench knows "
+                            f"({SCHEMA_VERSION}); upgrade dcbench")
 
     # -------------------------------------------------------------- writing
 
@@ -163,11 +199,17 @@ class Store:
         elif doc.get("source", "dcbench") != "dcbench":
             raise DataError(f"source {doc.get('source')!r} is for imported reference results; "
                             f"add those with `dcbench leaderboard import-dclm`")
-        rejections = rules.check(doc, self, reference=force_reference)
-        if rejections:
-            raise DataError(rules.format_rejections(rejections))
-        with self.transaction():
-            self._insert(doc)
+        with self.transaction():  # the rules (duplicate among them) see no concurrent insert
+            rejections = rules.check(doc, self, reference=force_reference)
+            if rejections:
+                raise DataError(rules.format_rejections(rejections))
+            try:
+                self._insert(doc)
+            except Exception as e:
+                if not _is_integrity_error(e):
+                    raise
+                raise DataError(f"duplicate: {doc['id']} is already on the leaderboard ({e}); "
+                                f"submit a new run instead of resubmitting") from e
             self._insert_tasks(doc)
         return doc["id"]
 
@@ -239,6 +281,11 @@ class Store:
 
     def __len__(self) -> int:
         return int(self._query("SELECT COUNT(*) AS n FROM submissions")[0]["n"])
+
+
+def _is_integrity_error(e: Exception) -> bool:
+    """A constraint violation, from sqlite3 or psycopg (both name their class IntegrityError)."""
+    return "IntegrityError" in {c.__name__ for c in type(e).__mro__}
 
 
 def tier_order(tier: str) -> tuple:

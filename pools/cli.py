@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from dcbench.cliargs import non_negative_int, positive_int
 from dcbench.errors import ConfigError
 from dcbench.pools.download import download
 from dcbench.pools.ingest import ingest
@@ -56,10 +57,11 @@ def add_commands(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ts.add_argument("--out", required=True, help="output directory (<source>/, valid/<source>/, uniform.yaml)")
-    ts.add_argument("--docs", type=int, default=1500, help="documents per source (default 1500)")
-    ts.add_argument("--valid-docs", type=int, default=150, help="held-out documents per source (default 150)")
-    ts.add_argument("--shards", type=int, default=2, help="shards per source (default 2)")
-    ts.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    ts.add_argument("--docs", type=positive_int, default=1500, help="documents per source (default 1500)")
+    ts.add_argument("--valid-docs", type=non_negative_int, default=150,
+                    help="held-out documents per source (default 150)")
+    ts.add_argument("--shards", type=positive_int, default=2, help="shards per source (default 2)")
+    ts.add_argument("--seed", type=non_negative_int, default=0, help="generator seed (default 0)")
     ts.set_defaults(func=_toy_sources)
 
     ingest = psub.add_parser(
@@ -73,7 +75,7 @@ def add_commands(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     )
     ingest.add_argument("inputs", nargs="+", help="WARC/WET files (.warc, .warc.gz, .wet.gz)")
     ingest.add_argument("--out", required=True, help="output directory")
-    ingest.add_argument("--docs-per-shard", type=int, default=10000, help="documents per output shard")
+    ingest.add_argument("--docs-per-shard", type=positive_int, default=10000, help="documents per output shard")
     ingest.set_defaults(func=_ingest)
 
     dl = psub.add_parser(
@@ -83,7 +85,7 @@ def add_commands(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     )
     dl.add_argument("manifest", help="pool manifest (JSON) path or URI")
     dl.add_argument("dir", help="destination directory")
-    dl.add_argument("--workers", type=int, default=4, help="parallel downloads (default 4)")
+    dl.add_argument("--workers", type=positive_int, default=4, help="parallel downloads (default 4)")
     dl.set_defaults(func=_download)
 
     tiers = psub.add_parser("tiers", help="show DCLM's pool for each scale tier")

@@ -58,6 +58,7 @@ import numpy as np
 
 from dcbench.baselines.text import split_words
 from dcbench.errors import ConfigError
+from dcbench.taskloop import check_resources
 
 from .bloom import BloomFilter, ensure_memory, paragraph_ngram_hashes, token_hashes
 
@@ -238,11 +239,19 @@ def local_partitions(num_partitions: int, expected_ngrams: int, fp_rate: float =
     """P in-process filters sized for `expected_ngrams` in all (or loaded from `load_dir`)."""
     if load_dir is not None:
         return [BloomFilter.load(partition_path(load_dir, i, num_partitions)) for i in range(num_partitions)]
+    check_local_filters_fit(num_partitions, expected_ngrams, fp_rate)
+    each = partition_expected_ngrams(expected_ngrams, num_partitions)
+    return [BloomFilter(each, fp_rate, seed=seed) for _ in range(num_partitions)]
+
+
+def check_local_filters_fit(num_partitions: int, expected_ngrams: int, fp_rate: float) -> None:
+    """Refuse (ConfigError with the figures) P in-process filters for `expected_ngrams` that do not fit
+    in this machine's available memory; called before any shard is read when the count is known."""
     each = partition_expected_ngrams(expected_ngrams, num_partitions)
     total = BloomFilter.required_bytes(each, fp_rate) * num_partitions
-    ensure_memory(total, None, f"{num_partitions} local Bloom filter partitions for {expected_ngrams:,} n-grams",
-                   "run the partitions as Ray actors on several machines, lower expected_ngrams or raise fp_rate")
-    return [BloomFilter(each, fp_rate, seed=seed) for _ in range(num_partitions)]
+    ensure_memory(total, None, f"{num_partitions} local Bloom filter partition(s) for {expected_ngrams:,} n-grams "
+                  f"at fp_rate {fp_rate}",
+                  "run the partitions as Ray actors on several machines, lower expected_ngram_count or raise fp_rate")
 
 
 def save_partitions(partitions: Sequence[Any], directory: str | Path) -> list[Path]:
@@ -290,6 +299,10 @@ def make_ray_partitions(num_partitions: int, expected_ngrams: int, fp_rate: floa
 
     each = partition_expected_ngrams(expected_ngrams, num_partitions)
     need = BloomFilter.required_bytes(each, fp_rate)
+    check_resources(f"{num_partitions} Bloom filter partition actor(s) for {expected_ngrams:,} n-grams at fp rate "
+                    f"{fp_rate}", num_partitions, memory=need, now=True,
+                    advice="add machines (or memory) to the Ray cluster, use more partitions on more nodes, "
+                           "lower expected_ngram_count or raise fp_rate")
     actor = ray.remote(num_cpus=0)(RayPartition)
     opts = {"memory": need, "scheduling_strategy": "SPREAD"}
     if load_dir is not None:

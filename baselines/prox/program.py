@@ -42,6 +42,12 @@ Post-rules, in this order (defaults from ProX; see `apply_post_rules`):
 4. Otherwise the candidate is returned ("kept" or "reverted").
 
 Words are whitespace-separated (``str.split``).
+
+Output is bounded: a program whose normalizations would make the text longer
+than ``OUTPUT_FACTOR`` x its input + ``OUTPUT_SLACK`` characters raises
+`OutputTooLarge` before the replacement is made (a page's step then
+quarantines it), so a few hundred bytes of program cannot grow a page into
+hundreds of millions of characters.
 """
 
 from __future__ import annotations
@@ -52,10 +58,15 @@ from typing import Any
 
 NO_OPS = frozenset({"keep_chunk", "skip_chunk", "untouch_doc", "keep_doc"})
 OUTCOMES = ("kept", "reverted", "dropped_doc", "dropped_removed", "dropped_short", "no_program")
+OUTPUT_FACTOR, OUTPUT_SLACK = 2, 1024  # a program's output is at most 2x its input + 1 kB
 
 
 class ProgramError(ValueError):
     """One line of a program that cannot be parsed or executed."""
+
+
+class OutputTooLarge(ValueError):
+    """A program would grow its page past the output bound: the page is quarantined, not refined."""
 
 
 @dataclass(frozen=True)
@@ -298,8 +309,10 @@ def run_chunk_program(text: str, program: str) -> tuple[str, list[str]]:
             normalizes.append(op)
         elif isinstance(op, RemoveLines):
             removals.append(op)
+    limit = OUTPUT_FACTOR * len(text) + OUTPUT_SLACK
     for op in normalizes:
         if op.source not in ("", " "):  # ProX skips these: they would rewrite every gap
+            _check_growth(text, op, limit)
             text = text.replace(op.source, op.target)
     lines = text.split("\n")
     drop: set[int] = set()
@@ -311,6 +324,18 @@ def run_chunk_program(text: str, program: str) -> tuple[str, list[str]]:
     if not drop:
         return text, errors
     return "\n".join(line for i, line in enumerate(lines) if i not in drop), errors
+
+
+def _check_growth(text: str, op: Normalize, limit: int) -> None:
+    """Refuse a replacement whose result would be longer than `limit` characters (measured first)."""
+    grow = len(op.target) - len(op.source)
+    if grow <= 0:
+        return
+    size = len(text) + text.count(op.source) * grow
+    if size > limit:
+        raise OutputTooLarge(f"ProX program output too large: normalize({op.source!r:.40}, {op.target!r:.40}) "
+                             f"would make {size:,} characters, over the bound of {OUTPUT_FACTOR}x the input "
+                             f"+ {OUTPUT_SLACK} ({limit:,})")
 
 
 def _line_range(op: RemoveLines, n: int) -> range:

@@ -25,7 +25,7 @@ from operator import itemgetter
 from typing import Any, Callable, Literal
 
 from dcbench.baselines import text as uax29
-from dcbench.baselines.registry import Mapper, Page, step
+from dcbench.baselines.registry import FRACTION, NON_NEGATIVE, Mapper, Page, ordered, step
 from dcbench.errors import ConfigError
 
 TEXT_KEY = "text"
@@ -125,7 +125,7 @@ def _stripped_lines(text: str) -> list[str]:
 # ------------------------------------------------------------------- modifiers
 
 
-@step("modifier", targets=("excess_newlines",))
+@step("modifier", targets=("excess_newlines",), ranges={"max_consecutive": NON_NEGATIVE})
 def newline_removal_modifier(*, max_consecutive: int = 2) -> Mapper:
     """Shrink every run of more than `max_consecutive` newlines to exactly `max_consecutive` (DCLM newline_removal_modifier).
 
@@ -150,7 +150,8 @@ def newline_removal_modifier(*, max_consecutive: int = 2) -> Mapper:
 # --------------------------------------------------------------------- filters
 
 
-@step("filter", targets=("too_short", "too_long"))
+@step("filter", targets=("too_short", "too_long"), ranges={"min_length": NON_NEGATIVE, "max_length": NON_NEGATIVE},
+      rules=[ordered("min_length", "max_length")])
 def page_length_filter(
     *,
     length_type: Literal["word", "line", "paragraph", "char"] = "word",
@@ -194,7 +195,8 @@ def page_length_filter(
     return keep
 
 
-@step("filter", targets=("word_length",))
+@step("filter", targets=("word_length",), ranges={"min_length": NON_NEGATIVE, "max_length": NON_NEGATIVE},
+      rules=[ordered("min_length", "max_length")])
 def word_length_filter(*, min_length: int | float = 0, max_length: int | float = math.inf) -> Mapper:
     """Keep pages whose mean word length (characters per `split()` token, punctuation included) lies in [min_length, max_length] (DCLM word_length_filter).
 
@@ -214,7 +216,7 @@ def word_length_filter(*, min_length: int | float = 0, max_length: int | float =
 _SYMBOLS = ("#", "...", ". . .", "\u2026")
 
 
-@step("filter", targets=("symbols",))
+@step("filter", targets=("symbols",), ranges={"max_symbol_to_word_ratio": NON_NEGATIVE})
 def symbol_ratio_filter(*, max_symbol_to_word_ratio: float = 0.1) -> Mapper:
     """Drop pages whose (count of "#", "...", ". . ." and "…") / (`split()` words) exceeds the maximum (DCLM symbol_ratio_filter).
 
@@ -238,7 +240,7 @@ _BULLETS = ("\u25cf", "\u2022", "*", "-")
 _ELLIPSES = ("...", ". . .", "\u2026")
 
 
-@step("filter", targets=("bullets",))
+@step("filter", targets=("bullets",), ranges={"max_bullet_start_ratio": FRACTION})
 def bullet_count_filter(*, max_bullet_start_ratio: float = 0.9) -> Mapper:
     """Drop pages where more than max_bullet_start_ratio × lines start with "●", "•", "*" or "-" (DCLM bullet_count_filter).
 
@@ -253,7 +255,7 @@ def bullet_count_filter(*, max_bullet_start_ratio: float = 0.9) -> Mapper:
     return keep
 
 
-@step("filter", targets=("ellipsis",))
+@step("filter", targets=("ellipsis",), ranges={"max_ellipsis_end_ratio": FRACTION})
 def ellipsis_count_filter(*, max_ellipsis_end_ratio: float = 0.3) -> Mapper:
     """Drop pages where more than max_ellipsis_end_ratio × lines end with "...", ". . ." or "…" (DCLM ellipsis_count_filter).
 
@@ -291,7 +293,7 @@ def _alphabetic_class() -> str:
     return _alpha_class
 
 
-@step("filter", targets=("non_alpha",))
+@step("filter", targets=("non_alpha",), ranges={"max_ratio": FRACTION})
 def alphabetic_word_ratio_filter(*, max_ratio: float = 0.2) -> Mapper:
     """Drop pages where the share of `split()` words without any alphabetic character exceeds max_ratio (DCLM alphabetic_word_ratio_filter).
 
@@ -319,7 +321,7 @@ def alphabetic_word_ratio_filter(*, max_ratio: float = 0.2) -> Mapper:
 STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
 
 
-@step("filter", targets=("no_stopwords",))
+@step("filter", targets=("no_stopwords",), ranges={"min_stop_word": NON_NEGATIVE})
 def stop_word_filter(*, count_unique: bool = False, min_stop_word: int = 2) -> Mapper:
     """Keep pages with at least `min_stop_word` `split()` tokens equal, lowercased, to the, be, to, of, and, that, have or with (DCLM stop_word_filter).
 
@@ -374,7 +376,7 @@ def word_counter_enricher(
     return enrich
 
 
-@step("filter")
+@step("filter", ranges={"max_removed_ratio": FRACTION})
 def word_removal_ratio_filter(
     *,
     prev_word_count_key: str = "word_count",

@@ -15,14 +15,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from dcbench.baselines.dedup.bff import (BadDocument, PartitionedBFF, apply_decision, check_params, local_partitions,
-                                         make_ray_partitions, save_partitions)
+from dcbench.baselines.dedup.bff import (BadDocument, PartitionedBFF, apply_decision, check_local_filters_fit,
+                                         check_params, local_partitions, make_ray_partitions, save_partitions)
 from dcbench.baselines.dedup.exact import exact_duplicates, exact_keys
 from dcbench.baselines.dedup.minhash import near_duplicates, signatures
-from dcbench.baselines.registry import step
+from dcbench.baselines.registry import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, Range, Rule, step
 from dcbench.baselines.steps.global_common import DropByIndex, good_docs
 from dcbench.contracts import GlobalStep, Mapper, Page
-from dcbench.errors import ConfigError
 from dcbench.shards import shard_stem
 from dcbench.stages import GlobalContext
 
@@ -102,7 +101,24 @@ def _bff_one_shard(uri: str, options: dict[str, Any], expected: int | None, fp_r
     return {"docs": _decide_all(good_docs(uri), local_partitions(1, n, fp_rate), batch_size, options)}
 
 
-@step("global", targets=("exact_duplicate", "near_duplicate"), state=("bloom_filter_dir",))
+def _filter_fits(values: dict[str, Any]) -> bool:
+    """The rule "a local Bloom filter fits in memory", checkable up front when expected_ngram_count is given
+    (a filter over Ray actors, `partitions` > 1, is sized by the actors' own memory requests)."""
+    if values["expected_ngram_count"] is not None and values["partitions"] == 1:
+        check_local_filters_fit(1, values["expected_ngram_count"], values["fp_rate"])
+    return True
+
+
+_BFF_RANGES = {"ngram_size": AT_LEAST_ONE, "min_ngram_size": NON_NEGATIVE, "filtering_threshold": FRACTION,
+               "expected_ngram_count": AT_LEAST_ONE, "fp_rate": Range(0, 1, low_open=True, high_open=True),
+               "partitions": AT_LEAST_ONE, "batch_size": AT_LEAST_ONE}
+_BFF_RULES = [Rule("scope 'shard' with partitions 1 and no bloom_filter_dir (one fresh filter per shard)",
+                   lambda v: v["scope"] != "shard" or (v["partitions"] == 1 and not v["bloom_filter_dir"])),
+              Rule("a Bloom filter for expected_ngram_count at fp_rate that fits in memory", _filter_fits)]
+
+
+@step("global", targets=("exact_duplicate", "near_duplicate"), state=("bloom_filter_dir",), ranges=_BFF_RANGES,
+      rules=_BFF_RULES)
 def bff_dedup(*, ngram_size: int = 13, min_ngram_size: int = 13, filtering_threshold: float = 0.8,
               expected_ngram_count: int | None = None, fp_rate: float = 0.01,
               scope: Literal["global", "shard"] = "global", partitions: int = 1,
@@ -120,10 +136,6 @@ def bff_dedup(*, ngram_size: int = 13, min_ngram_size: int = 13, filtering_thres
     later pool increment, and saves it afterwards. `annotate` marks duplicate
     spans (`bff_duplicate_spans`) instead of removing them.
     """
-    if partitions < 1:
-        raise ConfigError(f"bff_dedup: partitions must be at least 1, got {partitions}")
-    if scope == "shard" and (partitions != 1 or bloom_filter_dir):
-        raise ConfigError("bff_dedup: scope 'shard' uses one fresh filter per shard; drop partitions/bloom_filter_dir")
     options = {"ngram_size": ngram_size, "min_ngram_size": min_ngram_size, "threshold": filtering_threshold,
                "annotate": annotate}
     check_params(ngram_size, min_ngram_size, filtering_threshold)
@@ -141,7 +153,7 @@ def _signatures_of(uri: str, ngram: int, num_perm: int, seed: int) -> np.ndarray
     return signatures(good_docs(uri), ngram=ngram, num_perm=num_perm, seed=seed)
 
 
-@step("global", targets=("exact_duplicate",))
+@step("global", targets=("exact_duplicate",), ranges={"num_buckets": AT_LEAST_ONE})
 def exact_dedup(*, normalize: Literal["none", "strip_lower", "whitespace_lower", "url"] = "none",
                 content_key: str = "text", num_buckets: int = 16) -> GlobalStep:
     """Exact dedup: documents with the same (normalised) content hash keep only their first copy.
@@ -154,7 +166,9 @@ def exact_dedup(*, normalize: Literal["none", "strip_lower", "whitespace_lower",
                     lambda keys: exact_duplicates(keys, num_buckets=num_buckets))
 
 
-@step("global", targets=("exact_duplicate", "near_duplicate"))
+@step("global", targets=("exact_duplicate", "near_duplicate"),
+      ranges={"ngram": AT_LEAST_ONE, "num_perm": AT_LEAST_ONE, "threshold": FRACTION, "seed": Range(0, 2**32 - 1),
+              "num_buckets": AT_LEAST_ONE})
 def minhash_dedup(*, ngram: int = 5, num_perm: int = 128, threshold: float = 0.8, seed: int = 1,
                   num_buckets: int = 16) -> GlobalStep:
     """MinHash LSH near-duplicate dedup (datasketch-compatible signatures of word `ngram` shingles).

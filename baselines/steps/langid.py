@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any, Literal
 
-from dcbench.baselines.registry import Mapper, Page, step
+from dcbench.baselines.registry import FRACTION, Mapper, Page, step
 from dcbench.baselines.resources import lid176_path
 from dcbench.errors import ConfigError
 
@@ -83,7 +83,7 @@ def detect_lang_whole_page_enricher(
     return enrich
 
 
-@step("filter", targets=("non_english",))
+@step("filter", targets=("non_english",), ranges={"threshold": FRACTION})
 def language_filter(
     *,
     keep_languages: list[str] = ["en"],  # noqa: B006  (never mutated)

@@ -19,7 +19,7 @@ import math
 import re
 from typing import Literal
 
-from dcbench.baselines.registry import Mapper, Page, step
+from dcbench.baselines.registry import FRACTION, NON_NEGATIVE, Mapper, Page, ordered, step
 
 TEXT_KEY = "text"
 
@@ -46,7 +46,7 @@ def _unchanged(page: Page, text: str) -> list[Page]:
 # ------------------------------------------------------------ character ratios
 
 
-@step("modifier", targets=("uppercase_lines",))
+@step("modifier", targets=("uppercase_lines",), ranges={"max_ratio": FRACTION})
 def uppercase_ratio_line_modifier(*, max_ratio: float = 0.5) -> Mapper:
     """Remove lines whose share of uppercase characters exceeds max_ratio (DCLM uppercase_ratio_line_modifier).
 
@@ -57,7 +57,7 @@ def uppercase_ratio_line_modifier(*, max_ratio: float = 0.5) -> Mapper:
     return _ratio_modifier(str.isupper, max_ratio)
 
 
-@step("modifier", targets=("numeric_lines",))
+@step("modifier", targets=("numeric_lines",), ranges={"max_ratio": FRACTION})
 def numeric_ratio_line_modifier(*, max_ratio: float = 1.0) -> Mapper:
     """Remove lines whose share of digits exceeds max_ratio (DCLM numeric_ratio_line_modifier).
 
@@ -121,7 +121,8 @@ def counter_line_modifier() -> Mapper:
 # ------------------------------------------------------------------ word counts
 
 
-@step("modifier", targets=("short_lines",))
+@step("modifier", targets=("short_lines",), ranges={"min_length": NON_NEGATIVE, "max_length": NON_NEGATIVE},
+      rules=[ordered("min_length", "max_length")])
 def line_length_modifier(*, min_length: int | float = 0, max_length: int | float = math.inf) -> Mapper:
     """Keep only lines with min_length..max_length whitespace-separated words, and empty lines (DCLM line_length_modifier).
 
@@ -144,7 +145,7 @@ def line_length_modifier(*, min_length: int | float = 0, max_length: int | float
 # ------------------------------------------------------------------- substrings
 
 
-@step("modifier", targets=("boilerplate",))
+@step("modifier", targets=("boilerplate",), ranges={"max_length": NON_NEGATIVE})
 def substring_line_modifier(
     *,
     banlist: str | list[str],

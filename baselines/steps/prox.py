@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from dcbench.baselines.prox.generate import ProxGenerator, chunk_program, doc_program
 from dcbench.baselines.prox.program import doc_keeps, execute_chunk_program
-from dcbench.baselines.registry import Mapper, Page, step
+from dcbench.baselines.registry import AT_LEAST_ONE, NON_NEGATIVE, Mapper, Page, Range, step
 from dcbench.errors import ConfigError
 
 
@@ -69,7 +69,7 @@ def _missing(page: Page, meta: dict[str, Any], if_missing: str, key: str, stage:
     return [page]
 
 
-@step("filter", files=("model",))
+@step("filter", files=("model",), ranges={"max_input_tokens": AT_LEAST_ONE, "max_new_tokens": AT_LEAST_ONE})
 def prox_doc(*, model: str | None = None, program_key: str = "prox_doc_program", max_input_tokens: int = 2000,
              max_new_tokens: int = 2000, if_missing: Literal["quarantine", "keep"] = "quarantine",
              meta_key: str = "prox", device: str | None = None) -> Mapper:
@@ -101,7 +101,9 @@ def prox_doc(*, model: str | None = None, program_key: str = "prox_doc_program",
     return keep
 
 
-@step("modifier", files=("model",))
+@step("modifier", files=("model",),
+      ranges={"chunk_tokens": AT_LEAST_ONE, "max_new_tokens": AT_LEAST_ONE, "max_errors": AT_LEAST_ONE,
+              "batch_size": AT_LEAST_ONE, "remove_threshold": Range(0, 1, low_open=True), "min_words": NON_NEGATIVE})
 def prox_chunk(*, model: str | None = None, program_key: str = "prox_chunk_program", chunk_tokens: int = 1500,
                max_new_tokens: int = 256, remove_threshold: float = 0.95, min_words: int = 10, max_errors: int = 2,
                if_missing: Literal["quarantine", "keep"] = "quarantine", meta_key: str = "prox",

@@ -10,7 +10,7 @@ import functools
 import numpy as np
 
 from dcbench.baselines.quality.fasttext_quality import Scorer, top_fraction_mask
-from dcbench.baselines.registry import step
+from dcbench.baselines.registry import Range, step
 from dcbench.baselines.steps.global_common import DropByIndex, good_docs
 from dcbench.contracts import GlobalStep, Mapper, Page
 from dcbench.errors import ConfigError
@@ -72,13 +72,11 @@ def _scores_of(uri: str, key: str) -> np.ndarray:
     return np.asarray(scores, dtype=np.float64)
 
 
-@step("global", targets=("!hq_style",))
+@step("global", targets=("!hq_style",), ranges={"fraction": Range(0, 1, low_open=True)})
 def top_fraction_filter(*, key: str, fraction: float) -> GlobalStep:
     """Keep the top `fraction` of the whole dataset by the score in `key` (a global percentile).
 
     Exactly round(fraction x N) documents are kept; ties at the cut go to the
     earlier document in global order (shards by name, then file order).
     """
-    if not 0.0 < fraction <= 1.0:
-        raise ConfigError(f"top_fraction_filter: fraction must be in (0, 1], got {fraction}")
     return DropByIndex(_scores_of, (key,), lambda scores: {s: ~m for s, m in top_fraction_mask(scores, fraction).items()})

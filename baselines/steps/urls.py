@@ -19,7 +19,7 @@ import re
 from typing import Iterable, Literal
 from urllib.parse import urlparse
 
-from dcbench.baselines.registry import Mapper, Page, step
+from dcbench.baselines.registry import AT_LEAST_ONE, Mapper, Page, step
 from dcbench.baselines.resources import DATA_DIR, read_word_list, resolve_data_file
 from dcbench.errors import ConfigError
 
@@ -85,7 +85,8 @@ def move_url_modifier() -> Mapper:
 # ----------------------------------------------------------- url_substring_filter
 
 
-@step("filter", targets=("spam_url",), files={"banlist_from_fname": lambda name: name and resolve_data_file(name)})
+@step("filter", targets=("spam_url",), ranges={"num_banned_substrs": AT_LEAST_ONE},
+      files={"banlist_from_fname": lambda name: name and resolve_data_file(name)})
 def url_substring_filter(
     *,
     banlist: str | list[str] | None = None,

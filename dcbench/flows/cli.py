@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dcbench.cliargs import parse_overrides, parse_pairs
+from dcbench.cliargs import non_negative_int, parse_overrides, parse_pairs, positive_int
 from dcbench.errors import ConfigError
 from dcbench.flows.toy_setup import DEFAULT_DOCS, DEFAULT_SHARDS, TOY_CLASSIFIER, set_up_toy
 from dcbench.flows.toy_suite import build_toy_suite
@@ -42,9 +42,11 @@ def _add_pool_toy(pool: argparse._SubParsersAction) -> None:
         ),
     )
     toy.add_argument("--out", required=True, help="output directory (shards, manifest.json, reference/, eval/)")
-    toy.add_argument("--docs", type=int, default=DEFAULT_DOCS, help=f"number of pool documents (default {DEFAULT_DOCS})")
-    toy.add_argument("--shards", type=int, default=DEFAULT_SHARDS, help=f"number of shards (default {DEFAULT_SHARDS})")
-    toy.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    toy.add_argument("--docs", type=positive_int, default=DEFAULT_DOCS,
+                     help=f"number of pool documents (default {DEFAULT_DOCS})")
+    toy.add_argument("--shards", type=positive_int, default=DEFAULT_SHARDS,
+                     help=f"number of shards (default {DEFAULT_SHARDS})")
+    toy.add_argument("--seed", type=non_negative_int, default=0, help="generator seed (default 0)")
     toy.add_argument("--no-classifier", action="store_true",
                      help=f"skip training {TOY_CLASSIFIER} (reference set vs pool, DCLM's fastText settings)")
     toy.set_defaults(func=_pool_toy)
@@ -59,7 +61,7 @@ def _add_toy_suite(evaluate: argparse._SubParsersAction) -> None:
                "  dcbench eval runs/model --suite toy --tasks-dir toy_eval",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("--out", default="toy_eval", help="the suite directory to write (default toy_eval)")
-    t.add_argument("--seed", type=int, default=0, help="the generator seed (default 0)")
+    t.add_argument("--seed", type=non_negative_int, default=0, help="the generator seed (default 0)")
     t.set_defaults(func=_toy_suite)
 
 
@@ -75,7 +77,7 @@ def _add_mix_run(mix: argparse._SubParsersAction) -> None:
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="tier override for every run, e.g. multiplier=0.25 (runs are off-leaderboard)")
     r.add_argument("--tokenizer", default=None, help="tokenizer.json (default: the tier's own)")
-    r.add_argument("--workers", type=int, default=None, help="Ray workers for tokenizing")
+    r.add_argument("--workers", type=positive_int, default=None, help="Ray workers for tokenizing")
     r.add_argument("-o", "--out", required=True, help="experiment folder")
     r.set_defaults(func=_mix_run)
 
@@ -92,8 +94,8 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--tier", default="toy-250k-1x", help="scale tier (default toy-250k-1x)")
     r.add_argument("--pool", default=None, help="a pool (default: build the embedded toy pool)")
     r.add_argument("--out", default="runs/reproduce", help="working directory (resumable)")
-    r.add_argument("--workers", type=int, default=None)
-    r.add_argument("--max-steps", type=int, default=None,
+    r.add_argument("--workers", type=positive_int, default=None)
+    r.add_argument("--max-steps", type=positive_int, default=None,
                    help="a smoke run: not a full-budget model, so not ranked (exit code 3)")
     r.add_argument("--store", default=None, help="leaderboard store (default OUT/leaderboard.sqlite)")
     r.set_defaults(func=_reproduce)

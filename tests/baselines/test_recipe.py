@@ -88,8 +88,9 @@ def test_wrong_type_and_wrong_choice():
 
 
 def test_ints_are_accepted_where_floats_are_asked():
-    r = parse({"steps": [{"func": "language_filter", "threshold": 1}]})
-    assert r.steps[0].params["threshold"] == 1.0 and isinstance(r.steps[0].params["threshold"], float)
+    r = parse({"steps": [{"func": "ellipsis_count_filter", "max_ellipsis_end_ratio": 1}]})
+    value = r.steps[0].params["max_ellipsis_end_ratio"]
+    assert value == 1.0 and isinstance(value, float)
 
 
 def test_dclm_markers_are_ignored_and_sources_are_chosen():

@@ -18,6 +18,8 @@ from dcbench.errors import ConfigError, DataError, RunError
 from dcbench.runner import run
 from dcbench.manifest import Manifest, ShardEntry
 from dcbench.shards import read_shard, sha256_of, shard_stem, write_shard
+from dcbench.shardwork import built_steps, process_shard
+from dcbench.stages import plan_stages
 
 RECIPES = Path(__file__).resolve().parents[2] / "baselines" / "recipes"
 SENTENCES = [
@@ -130,21 +132,14 @@ def test_resume_after_a_failed_and_a_killed_shard(messy, recipe, tmp_path):
     entries = [ShardEntry(p.name, *sha256_of(str(p)), 0) for p in sorted(pool2.iterdir())]
     Manifest(kind="pool", name="messy", shards=entries).save(str(pool2 / "manifest.json"))
     out = tmp_path / "out"
-    # A shard the manifest lists but storage lacks fails after its retries; the others finish.
-    saved = (pool2 / "b.jsonl.zst").read_bytes()
-    (pool2 / "b.jsonl.zst").unlink()
-    with pytest.raises(RunError, match=r"(?s)1 of 7 shards failed.*b\.jsonl\.zst.*re-run the same command"):
-        run(recipe, str(pool2), str(out), workers=2, max_retries=1, max_quarantine=1.0)
-    assert not (out / "stats" / "b.json").exists() and (out / "stats" / "a.json").exists()
-    (pool2 / "b.jsonl.zst").write_bytes(saved)
+    run(recipe, str(pool2), str(out), workers=2, max_quarantine=1.0)
     # A shard killed mid-write: a half-written temporary file and no stats.
     (out / "stats" / "c.json").unlink()
     (out / "data" / "c.jsonl.gz").write_bytes(b"partial")
     (out / "data" / "c.jsonl.gz.tmp-1-deadbeef").write_bytes(b"partial")
     resumed = run(recipe, str(pool2), str(out), workers=2, max_quarantine=1.0)
-    assert resumed.skipped == 5
-    produced = {k: v for k, v in data_bytes(out).items() if ".tmp-" not in k}
-    assert produced == data_bytes(root / "out")
+    assert resumed.skipped == 6
+    assert data_bytes(out) == data_bytes(root / "out")  # the killed attempt's temporary file is gone too
     assert [s.sha256 for s in resumed.manifest.shards] == [s.sha256 for s in result.manifest.shards]
 
 
@@ -239,3 +234,93 @@ def test_a_global_step_must_build_the_global_step_contract(small_pool, tmp_path)
     not_global = TinyRecipe(str(tmp_path), global_step=lambda p: [p])
     with pytest.raises(TypeError, match="01 keep_even is registered as global but built a function"):
         run(not_global, str(small_pool), str(tmp_path / "out"), workers=1)
+
+
+# ------------------------------------------------ shards that fail, and what a run keeps
+
+
+def test_a_shard_that_fails_every_time_does_not_cost_the_others(small_pool, tmp_path, ray_session):
+    """--format parquet refuses a key whose type changes; that shard fails the same way on every
+    attempt, the others finish and are kept, and the run says so without a manifest."""
+    bad, fixed = (b"\n".join(json.dumps({**page(20 + i), "score": v}).encode() for i, v in enumerate(values))
+                  for values in ((1, "hi"), (1, 1234)))
+    (small_pool / "c.jsonl").write_bytes(bad)
+    recipe = parse_recipe({"steps": [{"func": "newline_removal_modifier"}]}, source="t", text="", default_name="t")
+    out = tmp_path / "out"
+    with pytest.raises(RunError) as raised:
+        run(recipe, str(small_pool), str(out), workers=2, fmt="parquet", max_retries=1)
+    message = str(raised.value)
+    assert raised.value.exit_code == 4
+    assert "1 of 3 shards failed after all retries" in message and "c.jsonl (2 attempts): DataError" in message
+    assert "key 'score'" in message and "--format jsonl.gz" in message
+    assert "shards finished and kept under" in message and ": 2 of 3;" in message
+    assert sorted(p.name for p in (out / "data").iterdir()) == ["a.parquet", "b.parquet"]
+    assert not (out / "manifest.json").exists()
+    (failure,) = json.loads((out / "failures.json").read_text())["failed"]
+    assert (failure["shard"], failure["attempts"], failure["same_every_time"]) == ("c", 2, True)
+    assert "will fail again until the cause is fixed" in message and "--format needs a new --out" in message
+    # Restored (the same size, so the same pool), the same command redoes only that shard and the record goes.
+    (small_pool / "c.jsonl").write_bytes(fixed)
+    done = run(recipe, str(small_pool), str(out), workers=2, fmt="parquet")
+    assert done.skipped == 2 and done.manifest.documents == 11 and not (out / "failures.json").exists()
+
+
+def test_out_equal_to_or_inside_the_pool_is_refused_before_work(small_pool, tmp_path):
+    recipe = parse_recipe({"steps": [{"func": "newline_removal_modifier"}]}, source="t", text="", default_name="t")
+    for out, pool in ((small_pool, small_pool), (small_pool / "runs" / "x", small_pool),
+                      (small_pool / "o", small_pool / "*.jsonl"), (small_pool / "o", small_pool / "manifest.json")):
+        if pool.name == "manifest.json":
+            entries = [ShardEntry(n, *sha256_of(str(small_pool / n)), 0) for n in ("a.jsonl", "b.jsonl")]
+            Manifest(kind="pool", name="small", shards=entries).save(str(pool))
+        with pytest.raises(ConfigError, match=r"--out .* (is the pool|is inside the pool).*choose an --out outside"):
+            run(recipe, str(pool), str(out), workers=1)
+    with pytest.raises(ConfigError, match="inside the pool"):
+        run(recipe, f"{small_pool}/../small/", f"{small_pool}/sub", workers=1)
+    assert sorted(p.name for p in small_pool.rglob("*")) == ["a.jsonl", "b.jsonl", "manifest.json"]  # untouched
+
+
+def test_quarantine_streams_to_disk_instead_of_memory(tmp_path):
+    """A shard of 20 MB of bad records: the worker's memory stays small (the old list held them all)."""
+    import tracemalloc
+
+    pool = tmp_path / "bad.jsonl"
+    line = b'{"text": "' + b"x" * 10_000 + b"\n"  # unterminated: malformed JSON, 10 kB each
+    pool.write_bytes(line * 2000)
+    recipe = parse_recipe({"steps": [{"func": "newline_removal_modifier"}]}, source="t", text="", default_name="t")
+    stage = plan_stages([s.kind for s in recipe.steps])[0]
+    built_steps(recipe)
+    tracemalloc.start()
+    stats = process_shard(str(pool), str(tmp_path / "out"), recipe, "jsonl.gz", stage)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert stats["quarantined"] == 2000
+    assert sum(1 for _ in (tmp_path / "out" / "quarantine" / "bad.jsonl").open()) == 2000
+    assert peak < 4 * 1024**2, f"peak {peak / 1024**2:.1f} MB"
+
+
+def test_a_shards_stale_temporaries_are_removed_on_its_next_run(small_pool, tmp_path):
+    recipe = parse_recipe({"steps": [{"func": "newline_removal_modifier"}]}, source="t", text="", default_name="t")
+    stage = plan_stages([s.kind for s in recipe.steps])[0]
+    out = tmp_path / "out"
+    stale = [out / "data" / "a.jsonl.gz.tmp-1-deadbeef", out / "quarantine" / "a.jsonl.tmp-2-deadbeef",
+             out / "stats" / "a.json.tmp-3-deadbeef"]
+    others = [out / "data" / "b.jsonl.gz.tmp-4-deadbeef", out / "data" / "a.x.jsonl.gz.tmp-5-deadbeef"]
+    for p in stale + others:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"partial")
+    process_shard(str(small_pool / "a.jsonl"), str(out), recipe, "jsonl.gz", stage)
+    assert [p.exists() for p in stale + others] == [False, False, False, True, True]  # only shard a's
+
+
+def test_a_failed_shard_before_a_global_step_holds_the_global_stage_back(small_pool, tmp_path, ray_session):
+    """Stage 1 finishes every shard it can; the global stage, which needs every shard, waits."""
+    (small_pool / "c.jsonl").write_bytes(b"\n".join(json.dumps({**page(20 + i), "score": v}).encode()
+                                                    for i, v in enumerate((1, "hi"))))
+    recipe = parse_recipe({"steps": [{"func": "newline_removal_modifier"}, {"func": "exact_dedup"}]},
+                          source="t", text="", default_name="t")
+    out = tmp_path / "out"
+    with pytest.raises(RunError, match=r"(?s)1 of 3 shards failed.*c\.jsonl \(stage 1 of 2, 1 attempts\).*"
+                                       r"stage 1: 2 of 3, stage 2: 0 of 3; a global step needs every shard"):
+        run(recipe, str(small_pool), str(out), workers=2, fmt="parquet", max_retries=0)
+    assert sorted(p.name for p in (out / "stages" / "00" / "data").iterdir()) == ["a.parquet", "b.parquet"]
+    assert not (out / "decisions").exists() and not (out / "manifest.json").exists()

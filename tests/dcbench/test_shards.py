@@ -7,9 +7,11 @@ import gzip
 import json
 
 import pytest
+import zstandard
 
 from dcbench.errors import DataError
-from dcbench.shards import FORMATS, Bad, read_shard, sha256_of, shard_format, shard_stem, write_shard
+from dcbench.shards import (FORMATS, Bad, read_shard, records_sha256, sha256_of, shard_format, shard_stem,
+                            write_shard)
 
 DOCS = [{"text": f"document {i} — ünïcode ✓", "url": f"https://e.com/{i}", "metadata": {"n": i}} for i in range(500)]
 
@@ -81,3 +83,55 @@ def test_names():
 def test_missing_shard_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="not found"):
         list(read_shard(f"{tmp_path}/nope.jsonl"))
+
+
+# ------------------------------------------------ records that used to sink a whole shard
+
+
+def test_records_python_cannot_parse_are_bad_not_fatal(tmp_path):
+    deep = b'{"text": "deep", "m": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    huge_int = b'{"text": "big", "n": ' + b"7" * 5000 + b"}"
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b'{"text":"a"}\n' + deep + b"\n" + huge_int + b'\n{"text":"b"}\n')
+    recs = list(read_shard(str(path)))
+    assert [r for r in recs if not isinstance(r, Bad)] == [{"text": "a"}, {"text": "b"}]
+    bad = {r.index: r for r in recs if isinstance(r, Bad)}
+    assert "nested deeper than the reader's recursion limit" in bad[1].reason
+    assert bad[1].raw.startswith('{"text": "deep"')
+    assert "4300 digits" in bad[2].reason and "sys." not in bad[2].reason  # no Python advice for a user
+    assert bad[2].raw.endswith("7}")
+
+
+def test_a_lone_surrogate_is_bad_before_any_write_and_a_pair_is_a_character(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b'{"text":"lone \\ud800 here"}\n{"text":"pair \\ud83d\\ude00"}\n{"text":"low \\uDC00"}\n')
+    recs = list(read_shard(str(path)))
+    assert recs[1] == {"text": "pair \U0001F600"}
+    assert [isinstance(r, Bad) and "lone UTF-16 surrogate" in r.reason for r in recs] == [True, False, True]
+    write_shard(f"{tmp_path}/out.jsonl.gz", [r for r in recs if not isinstance(r, Bad)])  # writes cleanly
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "jsonl.gz", "jsonl.zst"])
+def test_a_utf8_bom_opens_the_first_record(tmp_path, fmt):
+    write_shard(f"{tmp_path}/plain.{fmt}", DOCS[:3])
+    raw = (b"\xef\xbb\xbf" + "".join(json.dumps(d) + "\n" for d in DOCS[:3]).encode())
+    if fmt == "jsonl.gz":
+        raw = gzip.compress(raw)
+    elif fmt == "jsonl.zst":
+        raw = zstandard.ZstdCompressor().compress(raw)
+    (tmp_path / f"bom.{fmt}").write_bytes(raw)
+    assert list(read_shard(f"{tmp_path}/bom.{fmt}")) == DOCS[:3]
+
+
+def test_parquet_keeps_every_top_level_key_of_every_document(tmp_path):
+    docs = [{"text": "a"}, {"text": "b", "late": {"x": 1}}, {"text": "c", "n": 3}]
+    info = write_shard(f"{tmp_path}/p.parquet", docs)
+    back = list(read_shard(f"{tmp_path}/p.parquet"))
+    assert [{k: v for k, v in d.items() if v is not None} for d in back] == docs
+    assert records_sha256(f"{tmp_path}/p.parquet") == info.records  # the id hashes what a reader gets back
+
+
+def test_parquet_refuses_a_key_with_mixed_types_naming_it(tmp_path):
+    with pytest.raises(DataError, match=r"--format parquet: key 'score' holds values of different types"):
+        write_shard(f"{tmp_path}/p.parquet", [{"text": "a", "score": 1}, {"text": "b", "score": "high"}])
+    assert not list(tmp_path.iterdir())  # nothing half-written
