@@ -2,14 +2,14 @@
 
 Builds a `toy-1m-1x`-shaped OpenLM (random weights: speed does not depend on
 them) with a BPE trained on toy prose, writes it as a run dir, and times
-`run_suite` per task type, in fp32 and with bf16 autocast (where the CPU has
-AMX): multiple choice and language modeling on the toy suite, and where
+`run_suite` per task type, in fp32 (the default) and with `--precision bf16`:
+multiple choice and language modeling on the toy suite, and where
 `../shared/data/eval/local_data` is present, real files of each type
 (hellaswag_zeroshot MC 0-shot, copa MC, winogrande schema, lambada LM,
 jeopardy LM 10-shot, triviaqa generation 3-shot) with --limit items each.
 
 With CUDA present it also times CORE on a 400M-1x-shaped model (NeoX
-vocabulary, random weights, bf16) with --cuda-limit items per task and
+vocabulary, random weights, fp32 as DCLM evaluates) with --cuda-limit items per task and
 extrapolates to the full CORE item counts; without CUDA it says so.
 
     python benchmarks/eval_throughput.py [--limit 40] [--repeats 3] [--cuda-limit 64]
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import random
 import statistics
 import sys
@@ -82,7 +81,6 @@ def _time_task(run: Path, suite: str, tasks_dir: Path, task: str, limit: int, re
     """Median examples/s of one task of `suite` (others filtered out) over `repeats` runs."""
     from dcbench.eval import runner
 
-    os.environ["DCBENCH_EVAL_FP32"] = "1" if fp32 else "0"
     orig = runner._plan
 
     def only(suite_name, version, td):
@@ -93,7 +91,7 @@ def _time_task(run: Path, suite: str, tasks_dir: Path, task: str, limit: int, re
     try:
         from dcbench.eval.model import load_model
 
-        model = load_model(run, device=device, tokenizer=tokenizer)
+        model = load_model(run, device=device, tokenizer=tokenizer, precision="fp32" if fp32 else "bf16")
         rates = []
         n = 0
         for _ in range(repeats):
@@ -122,13 +120,12 @@ def cuda_core(args) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         run = make_run(Path(tmp), "400M-1x", None, tokenizer=tok)
-        os.environ["DCBENCH_EVAL_FP32"] = "0"
         t0 = time.perf_counter()
         res = run_suite(run, "core", tasks_dir=local, limit=args.cuda_limit, batch_size=args.cuda_batch,
                         tokenizer=tok, progress=False)
         dt = time.perf_counter() - t0
         full = 0.0
-        print(f"\nCORE on a 400M-1x-shaped model, {torch.cuda.get_device_name()}, bf16, batch {args.cuda_batch}, "
+        print(f"\nCORE on a 400M-1x-shaped model, {torch.cuda.get_device_name()}, fp32, batch {args.cuda_batch}, "
               f"{args.cuda_limit} items/task: {dt:.1f} s wall")
         print(f"{'task':28s} {'n':>5s} {'ex/s':>8s} {'items':>6s} {'est. s full':>11s}")
         for t in get_suite("core"):

@@ -51,7 +51,7 @@ def child(kind: str, tier_name: str, threads: int, repeats: int, steps: int, ite
 
         def work() -> float:
             for _ in range(steps):
-                train_step(model, opt, batch, tier, None, amp=True, d=d, lr=tier.lr)
+                train_step(model, opt, batch, tier, amp=True, d=d, lr=tier.lr)
             return steps
     else:
         def ids(n: int) -> list[int]:

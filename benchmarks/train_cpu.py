@@ -39,7 +39,7 @@ def time_steps(tier, device: torch.device, amp: bool, steps: int, warmup: int) -
     times = []
     for i in range(warmup + steps):
         t0 = time.perf_counter()
-        train_step(model, opt, batch, tier, None, amp=amp, d=d, lr=tier.lr)
+        train_step(model, opt, batch, tier, amp=amp, d=d, lr=tier.lr)
         if device.type == "cuda":
             torch.cuda.synchronize()
         if i >= warmup:

@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from dcbench.cliargs import non_negative_int, positive_int
 from dcbench.errors import RunError
 
 from dcbench.eval.download import DEFAULT_BASE_URL, download_tasks
@@ -30,6 +31,9 @@ examples:
 `dcbench eval MODEL ...` is short for `dcbench eval run MODEL ...`.
 Suites: core (22 tasks), extended (53), mmlu (5-shot, 57 subjects macro-averaged), core+mmlu, toy.
 Scores are centered accuracy with DCLM's random baselines (v2 by default, --version v1).
+Models run in fp32, as DCLM evaluates; --precision bf16 is faster on GPUs, is recorded in the
+results JSON, and is not accepted on official leaderboard tiers. --seed replaces every task's
+few-shot seed (1234), as DCLM's evaluator does.
 A missing task file marks the aggregate incomplete and names it; it is never averaged away.
 Contexts too long for the model lose tokens from the left (as LLM-Foundry does); an item whose
 answer alone fills the model's context is skipped and counted per task.
@@ -59,11 +63,17 @@ def add_commands(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     r.add_argument("--tasks-dir", default=None, help="task files (LLM-Foundry local_data layout, or a toy suite dir)")
     r.add_argument("-o", "--output", default=None, help="results JSON (default: beside the model)")
     r.add_argument("--tokenizer", default=None, help="tokenizer.json, when the model's is not beside its tokens")
-    r.add_argument("--batch-size", type=int, default=8)
-    r.add_argument("--limit", type=int, default=None, help="score only the first N examples a task (a smoke run)")
-    r.add_argument("--threads", type=int, default=None,
+    r.add_argument("--batch-size", type=positive_int, default=8)
+    r.add_argument("--limit", type=positive_int, default=None,
+                   help="score only the first N examples a task (a smoke run)")
+    r.add_argument("--threads", type=positive_int, default=None,
                    help="CPU threads for torch (default $DCBENCH_THREADS, else one fewer than the CPUs available, "
                         "1 to 4; see benchmarks/threads.py); recorded in the results JSON")
+    r.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                   help="fp32 (default; DCLM evaluates in fp32) or bf16 autocast (faster on GPUs and AMX CPUs; "
+                        "recorded in the results JSON, and not accepted on official leaderboard tiers)")
+    r.add_argument("--seed", type=non_negative_int, default=None,
+                   help="replace every task's few-shot seed (default each task's own, 1234), as DCLM's --seed does")
     r.set_defaults(func=_run)
 
     d = esub.add_parser("download", help="fetch LLM-Foundry's task files (CORE, EXTENDED, MMLU)",
@@ -88,7 +98,8 @@ def _run(args: argparse.Namespace) -> int:
         base = Path(args.model)
         output = str((base if base.is_dir() else base.parent) / f"eval_{args.suite.replace('+', '_')}.json")
     results = run_suite(args.model, args.suite, tasks_dir=args.tasks_dir, out_path=output, version=args.version,
-                        batch_size=args.batch_size, limit=args.limit, tokenizer=args.tokenizer, threads=args.threads)
+                        batch_size=args.batch_size, limit=args.limit, tokenizer=args.tokenizer, threads=args.threads,
+                        precision=args.precision, seed=args.seed)
     print(f"\nresults -> {output}")
     reasons = results.get("incomplete_reasons") or []
     if reasons:

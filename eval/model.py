@@ -13,9 +13,12 @@ token manifest id the model manifest names, in the run dir's parent and its
 siblings, or at a path the config names) which hold the small tiers' BPE; for
 NeoX tiers the downloaded GPT-NeoX-20B file (`dcbench tokenizer download`).
 
-The forward runs under `torch.inference_mode` and bf16 autocast where the
-hardware does bf16 matrix products well (CUDA with bf16, CPUs with AMX);
-padding goes on the right, so the causal model's logits at real positions do
+The forward runs under `torch.inference_mode` in fp32, as DCLM's `heavy.yaml`
+evaluates (`precision: fp32`): the scores that go to the leaderboard are fp32
+ones. `precision="bf16"` (`dcbench eval --precision bf16`) runs it under bf16
+autocast instead, faster on CUDA and AMX CPUs; the results JSON records which
+(`precision`), and the leaderboard rejects non-fp32 scores on official tiers.
+Padding goes on the right, so the causal model's logits at real positions do
 not depend on it. CPU threads are training's rule (`training.threads.use_threads`:
 `--threads`, default the available CPUs up to 4), re-exported here for the runner. The scorer sorts examples by length so batches carry little
 padding.
@@ -34,13 +37,15 @@ import torch
 
 from dcbench.errors import ConfigError, DataError
 from dcbench.manifest import MANIFEST_NAME, Manifest
-from dcbench.training.model import OpenLM
+from dcbench.training.model import KVCache, OpenLM
 from dcbench.training.scales import ModelConfig
 from dcbench.training.threads import use_threads
 from dcbench.training.tokenizer import eot_id, file_sha256, load_tokenizer, pad_id, vocab_size
 from dcbench.training.trainer import load_weights
 
-__all__ = ["EvalModel", "load_model", "bf16_supported", "resolve_device", "use_threads"]
+__all__ = ["EvalModel", "PRECISIONS", "load_model", "resolve_device", "special_ids", "use_threads"]
+
+PRECISIONS = ("fp32", "bf16")  # fp32 first: the default, and what DCLM evaluates in
 
 
 class EvalModel(torch.nn.Module):
@@ -54,7 +59,8 @@ class EvalModel(torch.nn.Module):
                  tokenizer_encode: Callable[[str], list[int]], tokenizer_decode: Callable[[list[int]], str],
                  eot_id: int, pad_id: int, max_seq_len: int, id_chain: dict[str, Any] | None = None, *,
                  net: torch.nn.Module | None = None, path: str = "", kind: str = "dcbench", device: str = "cpu",
-                 dtype: str = "float32", vocab_size: int = 0, info: dict[str, Any] | None = None):
+                 dtype: str = "float32", vocab_size: int = 0, info: dict[str, Any] | None = None,
+                 special_ids: set[int] | None = None):
         super().__init__()
         self.logits_fn = logits_fn
         self.tokenizer_encode = tokenizer_encode
@@ -65,18 +71,40 @@ class EvalModel(torch.nn.Module):
         self.path, self.kind, self.device_name, self.dtype_name = path, kind, device, dtype
         self.vocab_size = vocab_size
         self.info = dict(info or {})
+        self.special_ids = set(special_ids) if special_ids is not None else {self.eot_id, self.pad_id}
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         return self.logits_fn(input_ids)
+
+    @property
+    def precision(self) -> str:
+        """"fp32" (DCLM's, the default) or "bf16" (`--precision bf16`), as the results JSON records it."""
+        return "bf16" if self.dtype_name == "bfloat16" else "fp32"
+
+    @property
+    def forward_cached(self) -> Callable[[torch.Tensor, KVCache], torch.Tensor] | None:
+        """`(ids, cache) -> fp32 logits` with a key/value cache, for our models; None for others."""
+        if not isinstance(self.net, OpenLM):
+            return None
+        device, bf16, net = torch.device(self.device_name), self.precision == "bf16", self.net
+
+        def step(ids: torch.Tensor, cache: KVCache) -> torch.Tensor:
+            with torch.inference_mode(), _autocast(device, bf16):
+                return net(ids.to(device=device, dtype=torch.long), cache=cache).float()
+
+        return step
 
     # the model doubles as its tokenizer (`encode(str) -> list[int]`)
     def encode(self, text: str) -> list[int]:
         return self.tokenizer_encode(text)
 
     def decode(self, ids, skip_special_tokens: bool = False) -> str:
+        """Text of `ids`; `skip_special_tokens` drops the tokenizer's special tokens (end of text,
+        `<|pad|>`) as Hugging Face's decode does in LLM-Foundry. NeoX's pad id 50256 is an
+        ordinary token of that vocabulary, so a generation keeps it there, as LLM-Foundry's does."""
         ids = [int(t) for t in ids]
         if skip_special_tokens:
-            ids = [t for t in ids if t not in (self.eot_id, self.pad_id)]
+            ids = [t for t in ids if t not in self.special_ids]
         return self.tokenizer_decode(ids)
 
     @property
@@ -110,25 +138,13 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     return device
 
 
-def _cpu_has_amx() -> bool:
-    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    try:
-        return bool(probe()) if probe is not None else False
-    except Exception:  # pragma: no cover - a probe that fails means no
-        return False
-
-
-def bf16_supported(device: torch.device) -> bool:
-    """Whether bf16 autocast pays off here: CUDA with bf16, or a CPU with AMX tiles.
-
-    `DCBENCH_EVAL_FP32=1` turns it off (fp32 as DCLM's eval YAML)."""
-    if os.environ.get("DCBENCH_EVAL_FP32", "") not in ("", "0"):
-        return False
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        return _cpu_has_amx()
-    return False
+def check_precision(precision: str, device: torch.device) -> bool:
+    """Whether `precision` ("fp32" or "bf16") runs under bf16 autocast; a clear error otherwise."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)} (got {precision!r})")
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ConfigError(f"--precision bf16 asked for, but {device} has no bf16; use --precision fp32")
+    return precision == "bf16"
 
 
 def _autocast(device: torch.device, bf16: bool):
@@ -153,15 +169,18 @@ def _make_logits_fn(forward: Callable[[torch.Tensor], torch.Tensor], device: tor
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device | None = None, *,
-               tokenizer: str | os.PathLike | None = None) -> EvalModel:
-    """Load a dcbench checkpoint or a local Hugging Face causal LM (see the module doc)."""
+               tokenizer: str | os.PathLike | None = None, precision: str = "fp32") -> EvalModel:
+    """Load a dcbench checkpoint or a local Hugging Face causal LM (see the module doc).
+
+    `precision` "fp32" (default, DCLM's) or "bf16" (autocast; recorded as the model's dtype)."""
+    bf16 = check_precision(precision, resolve_device(device))
     p = Path(path).expanduser()
     if not p.exists():
         raise ConfigError(f"model {path} not found: pass a `dcbench train` run dir, its model/ dir, a .pt file "
                           f"or a local Hugging Face model dir")
     if _is_hf_dir(p):
-        return _load_hf(p, resolve_device(device), tokenizer)
-    return _load_dcbench(p, resolve_device(device), tokenizer)
+        return _load_hf(p, resolve_device(device), tokenizer, bf16)
+    return _load_dcbench(p, resolve_device(device), tokenizer, bf16)
 
 
 def _is_hf_dir(p: Path) -> bool:
@@ -273,7 +292,7 @@ def _pick_tokenizer(given, run_dir: Path | None, model_dir: Path | None, tokens_
                       f"that `dcbench tokenize` wrote beside the token shards")
 
 
-def _load_dcbench(p: Path, device: torch.device, tokenizer) -> EvalModel:
+def _load_dcbench(p: Path, device: torch.device, tokenizer, bf16: bool) -> EvalModel:
     run_dir, model_dir = _run_layout(p)
     try:
         state, config = load_weights(p)
@@ -318,18 +337,24 @@ def _load_dcbench(p: Path, device: torch.device, tokenizer) -> EvalModel:
         chain["model"] = f"weights-{file_sha256(weights)[:16]}"
     chain = {k: v for k, v in chain.items() if v is not None}
 
-    bf16 = bf16_supported(device)
     encode = _encoder(tok)
     return EvalModel(
         logits_fn=_make_logits_fn(model, device, bf16), tokenizer_encode=encode, net=model,
         tokenizer_decode=lambda ids: tok.decode(list(ids), skip_special_tokens=False),
         eot_id=eot_id(tok), pad_id=pad_id(tok), max_seq_len=cfg.seq_len, id_chain=chain,
+        special_ids=special_ids(tok),
         path=str(p), kind="dcbench", device=str(device), dtype="bfloat16" if bf16 else "float32",
         vocab_size=cfg.vocab_size,
         info={"tier": tier.get("name"), "steps": (config or {}).get("steps"), "tokenizer": str(tok_path),
               "tokens_dir": str(tokens_dir) if tokens_dir else None, "params": sum(
                   t.numel() for t in model.parameters())},
     )
+
+
+def special_ids(tok) -> set[int]:
+    """The ids a generation's text leaves out: the tokenizer's special tokens and end of text.
+    For NeoX that is not the PAD id 50256, an ordinary token of that vocabulary."""
+    return {i for i, t in tok.get_added_tokens_decoder().items() if t.special} | {eot_id(tok)}
 
 
 def _encoder(tok) -> Callable[[str], list[int]]:
@@ -342,7 +367,7 @@ def _encoder(tok) -> Callable[[str], list[int]]:
 # ------------------------------------------------------------------ Hugging Face models
 
 
-def _load_hf(p: Path, device: torch.device, tokenizer) -> EvalModel:
+def _load_hf(p: Path, device: torch.device, tokenizer, bf16: bool) -> EvalModel:
     try:  # deferred: transformers is optional (the `hf` extra), and costs seconds to import
         import transformers  # noqa: F401
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -361,7 +386,6 @@ def _load_hf(p: Path, device: torch.device, tokenizer) -> EvalModel:
     max_len = next((int(v) for v in (getattr(cfg, k, None) for k in
                                      ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length"))
                     if isinstance(v, int) and v > 0), 2048)
-    bf16 = bf16_supported(device)
 
     def forward(ids: torch.Tensor) -> torch.Tensor:
         return model(input_ids=ids, use_cache=False).logits
@@ -377,5 +401,6 @@ def _load_hf(p: Path, device: torch.device, tokenizer) -> EvalModel:
         eot_id=int(eot), pad_id=int(pad), max_seq_len=max_len,
         id_chain={"model": f"hf-{digest.hexdigest()[:16]}"}, path=str(p), kind="hf", device=str(device),
         dtype="bfloat16" if bf16 else "float32", vocab_size=int(getattr(cfg, "vocab_size", 0) or 0),
+        special_ids=set(getattr(tok, "all_special_ids", None) or ()) | {int(eot)},
         info={"architecture": (getattr(cfg, "architectures", None) or [None])[0]},
     )

@@ -12,7 +12,11 @@ suites (`eval.aggregate.aggregate`), TOY for the toy suite
      "tasks": {name: {accuracy, n, skipped, total, seconds, type, num_fewshot, random_baseline[, per_category]}},
      "aggregates": {...}, "missing": [...], "errors": {...}, "skipped": {task: items},
      "complete": bool, "incomplete_reasons": [...], "partial": bool, "partial_reasons": [...],
+     "precision": "fp32" | "bf16", "fewshot_seed": int,
      "threads": {threads, interop_threads, source}, "id": "eval-...", "dcbench": version}
+
+`precision` is fp32 unless `--precision bf16` asked otherwise (DCLM evaluates in
+fp32; the leaderboard rejects other precisions on official tiers).
 
 `complete` is true only when every task was scored on every item. Otherwise
 `incomplete_reasons` says what is missing (task files absent, tasks failed,
@@ -87,8 +91,9 @@ def _task_path(tasks_dir: Path, root: str, rel: str) -> Path:
     return beside if beside.is_file() else tasks_dir / root / rel
 
 
-def task_config(plan: dict[str, Any], max_seq_len: int):
-    """The scorer's `TaskConfig` for one task plan."""
+def task_config(plan: dict[str, Any], max_seq_len: int, seed: int | None = None):
+    """The scorer's `TaskConfig` for one task plan; `seed` (`--seed`) replaces the task's
+    few-shot seed (1234), as DCLM's evaluator does for every task when given `--seed`."""
     p = plan["prompt"]
     known = {"continuation_delimiter", "example_delimiter", "prelimiter", "question_prelimiter", "cot_delimiter",
              "stop_strings", "has_categories", "do_normalization", "prompt_string"}
@@ -104,6 +109,7 @@ def task_config(plan: dict[str, Any], max_seq_len: int):
         do_normalization=bool(p.get("do_normalization", True)),
         has_categories=bool(p.get("has_categories", False)),
         max_seq_len=int(max_seq_len),
+        **({"fewshot_random_seed": int(seed)} if seed is not None else {}),
         extra={k: v for k, v in p.items() if k not in known},
     )
 
@@ -195,7 +201,7 @@ def _task_record(plan: dict[str, Any], cfg, out: dict[str, Any], seconds: float,
     return rec
 
 
-def _score_tasks(plans, model, limit, batch_size, bar: Progress, model_len: int):
+def _score_tasks(plans, model, limit, batch_size, bar: Progress, model_len: int, seed: int | None = None):
     """Score every plan; (task records, missing names, errors, accuracies for the aggregator)."""
     # deferred: the scorer imports torch (~2 s measured); `dcbench eval --help` must not pay it
     from dcbench.eval.scoring import evaluate_task
@@ -211,7 +217,7 @@ def _score_tasks(plans, model, limit, batch_size, bar: Progress, model_len: int)
             missing.append(name)
             bar.write(f"{name}: missing ({plan['path']} is absent)")
             continue
-        cfg = task_config(plan, model_len)
+        cfg = task_config(plan, model_len, seed)
         t0, before = time.perf_counter(), bar.n
         try:
             examples = load_task(cfg)
@@ -259,7 +265,8 @@ def _completeness(tasks, all_missing, errors, limit, model_len) -> tuple[list[st
 
 def run_suite(model_path, suite: str, *, tasks_dir=None, out_path=None, version: str = "v2",
               batch_size: int = 8, limit: int | None = None, tokenizer=None, device=None,
-              progress: bool = True, model=None, threads: int | None = None) -> dict[str, Any]:
+              progress: bool = True, model=None, threads: int | None = None, precision: str = "fp32",
+              seed: int | None = None) -> dict[str, Any]:
     """Evaluate `model_path` on `suite` ("core", "extended", "mmlu", "core+mmlu" or "toy").
 
     `tasks_dir` holds the task files (LLM-Foundry's local_data layout; for "toy" the
@@ -270,6 +277,8 @@ def run_suite(model_path, suite: str, *, tasks_dir=None, out_path=None, version:
     longer than the model's context), is listed in `missing` (the latter also in `errors`);
     items whose continuation alone fills the context are skipped and counted per task.
     `threads` sets torch's CPU threads (default: `training.trainer.default_threads()`).
+    `precision` "fp32" (DCLM's, default) or "bf16" (`--precision bf16`: faster, not rankable on
+    official tiers); the results record it. `seed` replaces every task's few-shot seed (DCLM's `--seed`).
     `progress` shows per-task lines and a bar (lines with an ETA when stderr is not a terminal).
     Returns the results dict; writes it to `out_path` when given.
     """
@@ -289,13 +298,13 @@ def run_suite(model_path, suite: str, *, tasks_dir=None, out_path=None, version:
                           f"(or set DCBENCH_EVAL_DATA)")
     thread_info = use_threads(threads)
     if model is None:
-        model = load_model(model_path, device=device, tokenizer=tokenizer)
+        model = load_model(model_path, device=device, tokenizer=tokenizer, precision=precision)
 
     for plan in plans:
         plan["expected"] = _expected(plan, limit)
     t_start = time.perf_counter()
     with Progress(sum(p["expected"] for p in plans), f"eval {suite}", "examples", enabled=progress) as bar:
-        tasks, missing, errors, accs = _score_tasks(plans, model, limit, batch_size, bar, model.max_seq_len)
+        tasks, missing, errors, accs = _score_tasks(plans, model, limit, batch_size, bar, model.max_seq_len, seed)
 
     aggregates = _aggregate(suite, version, accs, facts)
     agg_missing = aggregates.get("missing") if isinstance(aggregates, dict) else None
@@ -313,6 +322,7 @@ def run_suite(model_path, suite: str, *, tasks_dir=None, out_path=None, version:
         "incomplete_reasons": incomplete, "partial": bool(partial), "partial_reasons": partial,
         "skipped": {k: t["skipped"] for k, t in tasks.items() if t.get("skipped")},
         "errors": errors, "limit": limit, "batch_size": batch_size, "tasks_dir": str(tasks_dir),
+        "precision": getattr(model, "precision", "fp32"), "fewshot_seed": 1234 if seed is None else int(seed),
         "threads": thread_info, "seconds": time.perf_counter() - t_start, "dcbench": __version__,
     }
     if facts.get("suite_id"):
@@ -321,7 +331,9 @@ def run_suite(model_path, suite: str, *, tasks_dir=None, out_path=None, version:
         results["hint"] = facts["hint"]
     results["id"] = content_id("eval", {
         "model": describe.get("id_chain", {}).get("model"), "suite": results["suite"], "version": version,
-        "limit": limit, "tasks": {k: [v["accuracy"], v["n"]] for k, v in tasks.items()}, "code": __version__})
+        "limit": limit, "tasks": {k: [v["accuracy"], v["n"]] for k, v in tasks.items()}, "code": __version__,
+        # a precision other than DCLM's fp32 is part of what was measured (fp32 ids stay as they were)
+        **({"precision": results["precision"]} if results["precision"] != "fp32" else {})})
     if out_path is not None:
         write_atomic(out_path, json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
     if progress:

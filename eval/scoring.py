@@ -15,7 +15,10 @@
   stop string (``re.split("|".join(stops))[0]``, stops used as a regular
   expression, as LLM-Foundry does), then the text after the LAST
   ``cot_delimiter`` is kept; with ``do_normalization`` output and labels are
-  TriviaQA-normalised; correct when the output ``startswith`` any label.
+  TriviaQA-normalised, without it only stripped of surrounding whitespace;
+  correct when the output ``startswith`` any label. Decoding drops special
+  tokens only (end of text), so NeoX's 50256, an ordinary token there, stays
+  in the text as in LLM-Foundry's ``batch_decode(skip_special_tokens=True)``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from dcbench.errors import DataError
 
 from dcbench.eval.prompts import GenerationItem, ScoredItem, build_items
 from dcbench.eval.tasks import GENERATION, LANGUAGE_MODELING, TaskConfig
+from dcbench.training.model import KVCache, OpenLM
 
 LogitsFn = Callable[[torch.Tensor], torch.Tensor]
 OnDone = Callable[[float], None]  # told how many items (fractions of one, too) a batch finished
@@ -48,12 +52,11 @@ def _device_of(model: Any) -> torch.device:
 
 
 def _autocast(device: torch.device, precision: str):
-    """bf16 autocast on a CUDA device that has it ("auto"), always ("bf16") or never ("fp32")."""
-    if precision not in ("auto", "bf16", "fp32"):
-        raise ValueError(f"precision must be auto, bf16 or fp32, got {precision!r}")
+    """bf16 autocast ("bf16") or none ("fp32", DCLM's). An `EvalModel` applies its own
+    precision (`dcbench eval --precision`); this one is for bare modules."""
+    if precision not in ("bf16", "fp32"):
+        raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
     if precision == "fp32":
-        return contextlib.nullcontext()
-    if precision == "auto" and not (device.type == "cuda" and torch.cuda.is_bf16_supported()):
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
@@ -71,7 +74,7 @@ def _pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, device) -> torch.Tens
 
 @torch.no_grad()
 def continuation_scores(model: Any, pairs: Sequence[tuple[Sequence[int], Sequence[int]]], *, pad_id: int = 0,
-                        batch_size: int = 8, precision: str = "auto",
+                        batch_size: int = 8, precision: str = "fp32",
                         on_batch: Callable[[list[int]], None] | None = None) -> tuple[list[float], list[bool]]:
     """Mean continuation cross-entropy and "argmax reproduces every token" per (context, continuation).
 
@@ -115,7 +118,7 @@ def pick_choice(losses: Sequence[float]) -> int:
 
 
 def score_items(model: Any, items: Sequence[ScoredItem], *, lm: bool = False, pad_id: int = 0,
-                batch_size: int = 8, precision: str = "auto", on_done: OnDone | None = None) -> list[bool]:
+                batch_size: int = 8, precision: str = "fp32", on_done: OnDone | None = None) -> list[bool]:
     """Correctness per item: lowest-loss choice == gold (MC, schema) or all-argmax (`lm`).
 
     `on_done(n)` hears progress in items: each scored choice counts 1/len(choices).
@@ -172,6 +175,9 @@ def generation_correct(output: str, labels: Sequence[str], *, stop_strings: Sequ
     if do_normalization:
         answer = normalize_answer(answer)
         labels = {normalize_answer(label) for label in labels}
+    else:  # LLM-Foundry still strips surrounding whitespace from both (a " 42" answer matches "42")
+        answer = answer.strip()
+        labels = {label.strip() for label in labels}
     return any(answer.startswith(label) for label in labels)
 
 
@@ -182,62 +188,115 @@ def _decode(tokenizer: Any, ids: Sequence[int]) -> str:
         return tokenizer.decode(list(ids))
 
 
+def _cached_forward(model: Any) -> Callable[[torch.Tensor, KVCache], torch.Tensor] | None:
+    """`(ids, cache) -> logits` for a model that takes a key/value cache (ours), else None."""
+    if isinstance(model, OpenLM):
+        return lambda ids, cache: model(ids, cache=cache)
+    fn = getattr(model, "forward_cached", None)
+    return fn if callable(fn) else None
+
+
+class _Rows:
+    """One batch's generation state: tokens so far, and which rows still decode."""
+
+    def __init__(self, prompts, rows: list[int], budgets: list[int], eos_id, stop_strings, tokenizer):
+        for i in rows:
+            if not prompts[i]:
+                raise DataError("a generation prompt is empty")
+        self.seqs = {i: list(prompts[i]) for i in rows}
+        self.new: dict[int, list[int]] = {i: [] for i in rows}
+        self.active = [i for i in rows if budgets[i] > 0]
+        self.budgets, self.eos_id, self.stops, self.tokenizer = budgets, eos_id, stop_strings, tokenizer
+
+    def take(self, tokens: list[int]) -> list[int]:
+        """Append each active row's next token; returns the positions (in `active`) that go on."""
+        still, keep = [], []
+        for pos, (i, tok) in enumerate(zip(self.active, tokens)):
+            if self.eos_id is not None and tok == self.eos_id:
+                continue
+            self.seqs[i].append(tok)
+            self.new[i].append(tok)
+            if len(self.new[i]) >= self.budgets[i]:
+                continue
+            if self.stops and any(s in _decode(self.tokenizer, self.new[i]) for s in self.stops):
+                continue
+            still.append(i)
+            keep.append(pos)
+        self.active = still
+        return keep
+
+
+def _argmax_at(logits: torch.Tensor, last: Sequence[int]) -> list[int]:
+    at = torch.as_tensor(list(last), device=logits.device)
+    return logits[torch.arange(len(last), device=logits.device), at].float().argmax(dim=-1).tolist()
+
+
+def _decode_uncached(model, state: _Rows, pad_id: int, device, precision: str) -> None:
+    """Re-run the whole right-padded batch for every new token."""
+    while state.active:
+        ids = _pad_batch([state.seqs[i] for i in state.active], pad_id, device)
+        with _autocast(device, precision):
+            logits = model(ids)
+        state.take(_argmax_at(logits, [len(state.seqs[i]) - 1 for i in state.active]))
+
+
+def _decode_cached(forward, state: _Rows, pad_id: int, device, precision: str) -> None:
+    """Run the prompts once, then one token per row against the key/value cache."""
+    if not state.active:
+        return
+    lengths = [len(state.seqs[i]) for i in state.active]
+    cache = KVCache(torch.as_tensor(lengths, device=device),
+                    capacity=max(lengths) + max(state.budgets[i] for i in state.active))
+    with _autocast(device, precision):
+        logits = forward(_pad_batch([state.seqs[i] for i in state.active], pad_id, device), cache)
+    keep = state.take(_argmax_at(logits, [n - 1 for n in lengths]))
+    while state.active:
+        cache.keep(torch.as_tensor(keep, device=device))
+        ids = torch.as_tensor([[state.seqs[i][-1]] for i in state.active], device=device)
+        with _autocast(device, precision):
+            logits = forward(ids, cache)
+        keep = state.take(logits[:, 0].float().argmax(dim=-1).tolist())
+
+
 @torch.no_grad()
 def greedy_generate(model: Any, tokenizer: Any, prompts: Sequence[Sequence[int]],
                     max_new_tokens: int | Sequence[int], *, eos_id: int | None, stop_strings: Sequence[str] = (),
-                    pad_id: int = 0, batch_size: int = 8, precision: str = "auto",
+                    pad_id: int = 0, batch_size: int = 8, precision: str = "fp32", use_cache: bool = True,
                     on_done: OnDone | None = None) -> list[str]:
     """Greedy continuations (decoded text, end-of-text excluded) of each prompt.
 
     A row stops at end of text, when its decoded text contains a stop string,
-    or after its token budget. Rows run longest first in right-padded batches;
-    no key/value cache, so each step re-runs the batch.
+    or after its token budget. Rows run longest first in right-padded batches.
+    Our models decode with a key/value cache (token-identical to re-running the
+    batch, which `use_cache=False` and other models do).
     """
     budgets = [max_new_tokens] * len(prompts) if isinstance(max_new_tokens, int) else list(max_new_tokens)
     device = _device_of(model)
     if isinstance(model, torch.nn.Module):
         model.eval()
+    cached = _cached_forward(model) if use_cache else None
     order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
     outputs = [""] * len(prompts)
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
-        seqs = {i: list(prompts[i]) for i in rows}
-        new: dict[int, list[int]] = {i: [] for i in rows}
-        active = [i for i in rows if budgets[i] > 0]
+        state = _Rows(prompts, rows, budgets, eos_id, stop_strings, tokenizer)
+        if cached is not None:
+            _decode_cached(cached, state, pad_id, device, precision)
+        else:
+            _decode_uncached(model, state, pad_id, device, precision)
         for i in rows:
-            if not prompts[i]:
-                raise DataError("a generation prompt is empty")
-        while active:
-            ids = _pad_batch([seqs[i] for i in active], pad_id, device)
-            with _autocast(device, precision):
-                logits = model(ids)
-            last = torch.as_tensor([len(seqs[i]) - 1 for i in active], device=logits.device)
-            nxt = logits[torch.arange(len(active), device=logits.device), last].float().argmax(dim=-1).tolist()
-            still = []
-            for i, tok in zip(active, nxt):
-                if eos_id is not None and tok == eos_id:
-                    continue
-                seqs[i].append(tok)
-                new[i].append(tok)
-                if len(new[i]) >= budgets[i]:
-                    continue
-                if stop_strings and any(s in _decode(tokenizer, new[i]) for s in stop_strings):
-                    continue
-                still.append(i)
-            active = still
-        for i in rows:
-            outputs[i] = _decode(tokenizer, new[i])
+            outputs[i] = _decode(tokenizer, state.new[i])
         if on_done is not None:
             on_done(len(rows))
     return outputs
 
 
 def score_generation(model: Any, tokenizer: Any, cfg: TaskConfig, items: Sequence[GenerationItem], *,
-                     eos_id: int | None, pad_id: int = 0, batch_size: int = 8, precision: str = "auto",
-                     on_done: OnDone | None = None) -> tuple[list[bool], list[str]]:
+                     eos_id: int | None, pad_id: int = 0, batch_size: int = 8, precision: str = "fp32",
+                     use_cache: bool = True, on_done: OnDone | None = None) -> tuple[list[bool], list[str]]:
     outputs = greedy_generate(model, tokenizer, [it.context_ids for it in items], [it.max_new_tokens for it in items],
                               eos_id=eos_id, stop_strings=cfg.stop_strings, pad_id=pad_id, batch_size=batch_size,
-                              precision=precision, on_done=on_done)
+                              precision=precision, use_cache=use_cache, on_done=on_done)
     correct = [generation_correct(out, it.labels, stop_strings=cfg.stop_strings, cot_delimiter=cfg.cot_delimiter,
                                   do_normalization=cfg.do_normalization) for out, it in zip(outputs, items)]
     return correct, outputs
@@ -258,7 +317,7 @@ def _special_id(tokenizer: Any, attr: str, token: str) -> int | None:
 
 def evaluate_task(model: Any, tokenizer: Any, cfg: TaskConfig, examples: Sequence[Any], *, batch_size: int = 8,
                   limit: int | None = None, pad_id: int | None = None, eos_id: int | None = None,
-                  precision: str = "auto", on_done: OnDone | None = None) -> dict:
+                  precision: str = "fp32", on_done: OnDone | None = None) -> dict:
     """Accuracy of `model` on one task.
 
     Returns ``{"accuracy", "n", "skipped"}`` and, with ``cfg.has_categories``,

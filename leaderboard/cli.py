@@ -13,9 +13,11 @@ from pathlib import Path
 from dcbench.errors import ConfigError, DataError
 from dcbench.leaderboard.dclm_import import import_reference_results
 from dcbench.leaderboard.html import with_documents, write_leaderboard
+from dcbench.leaderboard.rules import marks
 from dcbench.leaderboard.store import Store
 from dcbench.leaderboard.submission import build_submission
 from dcbench.leaderboard.table import format_leaderboard
+from dcbench.table import printable
 from dcbench.tiers import get_tier
 
 DEFAULT_STORE = os.environ.get("DCBENCH_STORE", "leaderboard.sqlite")
@@ -83,8 +85,9 @@ def _submit(args: argparse.Namespace) -> int:
     score = f"{row['rank_by'].upper()} {100 * row['score']:.1f}" if row["score"] is not None else "no score"
     epochs = submission["model"].get("epochs")
     passes = f", trained {epochs:.1f} epochs over its data" if epochs else ""
-    print(f"submitted {submission['name']} ({submission['tier']}): {score}, rank {row['rank']}{passes} "
-          f"-> {args.store}")
+    noted = "".join(f" [{m}]" for m in marks(submission))  # e.g. a toy score evaluated in bf16
+    print(f"submitted {printable(submission['name'])} ({submission['tier']}): {score}{noted}, "
+          f"rank {row['rank']}{passes} -> {args.store}")
     return 0
 
 

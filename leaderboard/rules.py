@@ -8,6 +8,9 @@ tokenizer is one shipped file, checked by its sha256 (`dcbench.tiers.TOKENIZER_S
 `check(submission, store=None)` returns every `Rejection`; an empty list means
 accepted. With `reference=True` (imported DCLM results) the hyperparameter, budget
 and suite rules are skipped: DCLM already ranked those runs.
+
+Evaluation precision: official tiers accept fp32 scores only (DCLM's eval runs in
+fp32); a toy-tier score evaluated otherwise is accepted and `marks` says so.
 """
 
 from __future__ import annotations
@@ -139,6 +142,34 @@ def rule_suite(sub: dict[str, Any], store=None) -> list[Rejection]:
     return []
 
 
+def rule_precision(sub: dict[str, Any], store=None) -> list[Rejection]:
+    """Official tiers rank fp32 evaluations only, as DCLM's `heavy.yaml` runs (`precision: fp32`)."""
+    tier = _tier(sub)
+    if tier is None or not tier.official:
+        return []
+    got = precision_of(sub)
+    if got == "fp32":
+        return []
+    said = f"was evaluated in {got}" if got else "does not record its evaluation precision"
+    return [Rejection("precision", f"the {tier.eval_suite.upper()} evaluation {said}; tier {tier.name} ranks fp32 "
+                                   f"scores as DCLM computes them: rerun `dcbench eval` without --precision bf16")]
+
+
+def precision_of(sub: dict[str, Any]) -> str | None:
+    """The evaluation precision a submission records ("fp32", "bf16"), None when it records none."""
+    got = (sub.get("eval") or {}).get("precision")
+    return str(got) if got else None
+
+
+def marks(submission: dict[str, Any]) -> list[str]:
+    """What an accepted entry is shown with: a toy-tier score evaluated in other than fp32."""
+    tier = _tier(submission)
+    got = precision_of(submission)
+    if tier is None or tier.official or got in (None, "fp32"):
+        return []
+    return [f"evaluated in {got}, not fp32"]
+
+
 def rule_ids(sub: dict[str, Any], store=None) -> list[Rejection]:
     """Each artefact's recorded input is the previous artefact; recomputed ids match."""
     chain = sub.get("chain") or {}
@@ -182,10 +213,11 @@ RULES: dict[str, Callable[..., list[Rejection]]] = {
     "token_budget": rule_token_budget,
     "tokenizer": rule_tokenizer,
     "suite": rule_suite,
+    "precision": rule_precision,
     "ids": rule_ids,
     "duplicate": rule_duplicate,
 }
-REFERENCE_SKIPS = ("hyperparameters", "token_budget", "tokenizer", "suite", "tier")
+REFERENCE_SKIPS = ("hyperparameters", "token_budget", "tokenizer", "suite", "precision", "tier")
 
 
 def check(submission: dict[str, Any], store=None, *, reference: bool = False) -> list[Rejection]:

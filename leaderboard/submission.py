@@ -121,7 +121,8 @@ def eval_id_of(results: dict[str, Any]) -> str:
         "model": chain.get("model"), "suite": results.get("suite"), "version": results.get("version"),
         "limit": results.get("limit"),
         "tasks": {k: [v["accuracy"], v["n"]] for k, v in (results.get("tasks") or {}).items()},
-        "code": results.get("dcbench")})
+        "code": results.get("dcbench"),
+        **({"precision": results["precision"]} if results.get("precision", "fp32") != "fp32" else {})})
 
 
 EVAL_FILES = ("eval_{suite}.json", "eval_*.json", "eval.json", "results.json", "eval/*.json")
@@ -241,7 +242,15 @@ def _eval_part(results: dict[str, Any]) -> dict[str, Any]:
             "tasks": {k: v.get("accuracy") for k, v in (results.get("tasks") or {}).items()},
             "aggregates": {k: number_or_none(aggregates.get(k)) for k in HEADLINE if k in aggregates},
             "complete": bool(results.get("complete")), "missing": list(results.get("missing") or []),
-            "limit": results.get("limit")}
+            "limit": results.get("limit"), "precision": _precision(results)}
+
+
+def _precision(results: dict[str, Any]) -> str | None:
+    """The results' evaluation precision; results older than the field say it by the model's dtype."""
+    if results.get("precision"):
+        return str(results["precision"])
+    dtype = (results.get("model") or {}).get("dtype")
+    return {"float32": "fp32", "bfloat16": "bf16"}.get(dtype)
 
 
 def _read_results(path: Path) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import os
 import sys
 import textwrap
 
-from dcbench.cliargs import parse_overrides
+from dcbench.cliargs import non_negative_int, parse_overrides, positive_float, positive_int
 from dcbench.errors import ConfigError
 from dcbench.mixture import load_mixture
 from dcbench.training.budget import repetition_warning
@@ -74,15 +74,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="a `dcbench process` output directory (or any pool spec); or give --mix")
     t.add_argument("--mix", default=None, metavar="MIXTURE.yaml",
                    help="a mixture file (sources and token-share weights) instead of DATASET")
-    t.add_argument("--tokens", type=int, default=None,
+    t.add_argument("--tokens", type=positive_int, default=None,
                    help="with --mix: total tokens to produce (default: the most that repeats no source)")
     t.add_argument("--tier", required=True, help="scale tier (see `dcbench scales`)")
     t.add_argument("-o", "--output", required=True, help="token shards directory")
     t.add_argument("--tokenizer", default=None,
                    help="tokenizer.json (default: the tier's own; another makes tokens for experiments only)")
-    t.add_argument("--workers", type=int, default=None, help="Ray tasks at once (default: all CPUs)")
+    t.add_argument("--workers", type=positive_int, default=None, help="Ray tasks at once (default: all CPUs)")
     t.add_argument("--address", default=None, help="join an existing Ray cluster")
-    t.add_argument("--seed", type=int, default=0, help="shuffle (and mixture selection) seed (default 0)")
+    t.add_argument("--seed", type=non_negative_int, default=0, help="shuffle (and mixture selection) seed (default 0)")
     t.set_defaults(func=_tokenize)
 
     tr = sub.add_parser("train", help="train the tier's fixed model on token shards",
@@ -91,22 +91,24 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--tier", required=True, help="scale tier (see `dcbench scales`)")
     tr.add_argument("--data", required=True, help="token shards from `dcbench tokenize`")
     tr.add_argument("--out", required=True, help="run directory (checkpoints, model, log, manifest)")
-    tr.add_argument("--max-steps", type=int, default=None, help="stop early (a smoke run; not a full-budget model)")
+    tr.add_argument("--max-steps", type=positive_int, default=None,
+                    help="stop early (a smoke run; not a full-budget model)")
     tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a hyperparameter (lr, warmup, global_batch, ...); needs --off-leaderboard on "
                          "official tiers")
     tr.add_argument("--off-leaderboard", action="store_true", help="mark the run as not comparable")
     tr.add_argument("--init-from", default=None, help="Inheritune: a checkpoint of a larger model")
-    tr.add_argument("--inherit-layers", type=int, default=None, help="Inheritune: how many blocks to copy")
+    tr.add_argument("--inherit-layers", type=positive_int, default=None, help="Inheritune: how many blocks to copy")
     tr.add_argument("--grow", action="store_true",
                     help="Inheritune grow mode: from --init-from, add 2 inherited blocks a round until validation "
                          "loss reaches the reference's (needs --val-data)")
     tr.add_argument("--val-data", default=None, help="held-out token shards for --grow")
-    tr.add_argument("--max-rounds", type=int, default=4, help="grow rounds at most (default 4)")
-    tr.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (default 500)")
+    tr.add_argument("--max-rounds", type=positive_int, default=4, help="grow rounds at most (default 4)")
+    tr.add_argument("--checkpoint-every", type=positive_int, default=500,
+                    help="steps between checkpoints (default 500)")
     tr.add_argument("--no-amp", action="store_true", help="fp32 instead of bf16 autocast")
-    tr.add_argument("--peak-flops", type=float, default=None, help="the device's peak FLOP/s, for MFU")
-    tr.add_argument("--threads", type=int, default=None,
+    tr.add_argument("--peak-flops", type=positive_float, default=None, help="the device's peak FLOP/s, for MFU")
+    tr.add_argument("--threads", type=positive_int, default=None,
                     help="CPU threads for torch (default $DCBENCH_THREADS, else one fewer than the CPUs available, "
                          "1 to 4, shared among torchrun's local ranks); recorded in the model's manifest")
     tr.set_defaults(func=_train)

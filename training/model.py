@@ -6,6 +6,11 @@ causal SDPA, SwiGLU (fused w12 then w3), final norm, untied head.
 Parameter names match OpenLM's, so OpenLM state dicts load once their
 `pos_embed.inv_freq` buffers are dropped (we keep rotary tables out of the
 state dict).
+
+Inference can carry a `KVCache`: `model(prompt_ids, cache=cache)` runs the
+prompts and keeps each layer's keys and values, then `model(next_ids[:, None],
+cache=cache)` runs one new token per row against them (eval's greedy decoding),
+instead of re-running the whole sequence for every generated token.
 """
 
 from __future__ import annotations
@@ -42,20 +47,85 @@ class GainLayerNorm(nn.Module):
             return F.layer_norm(x.to(dtype), self.weight.shape, self.weight.to(dtype), None, self.eps)
 
 
-def rotary_tables(seq_len: int, head_dim: int, base: float, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos, sin [seq_len, head_dim] for the half-split (GPT-NeoX) layout."""
+def rotary_tables(seq_len: int, head_dim: int, base: float, device,
+                  dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos, sin [seq_len, head_dim] for the half-split (GPT-NeoX) layout, in `dtype` as OpenLM's
+    RotaryEmbedding makes them for q and k of that dtype: under DCLM's bf16 policies positions
+    and inverse frequencies are rounded to bf16 and angles, cos and sin are bf16 too (positions
+    past 256 get coarse); in fp32 everything is fp32."""
     inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim))
-    angles = torch.outer(torch.arange(seq_len, device=device, dtype=torch.float32), inv_freq)
+    positions = torch.arange(seq_len, device=device, dtype=torch.float32)
+    angles = torch.outer(positions.to(dtype), inv_freq.to(dtype))
     angles = torch.cat((angles, angles), dim=-1)  # frequency i drives dims i and i + head_dim/2
     return angles.cos(), angles.sin()
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate x [B, H, T, D] by position; computed in fp32, returned in x's dtype."""
-    xf = x.float()
+    """Rotate x [B, H, T, D] by position, computed in the tables' dtype as OpenLM does,
+    returned in x's dtype."""
+    xf = x.to(cos.dtype)
     x1, x2 = xf.chunk(2, dim=-1)
     rotated = torch.cat((-x2, x1), dim=-1)
     return (xf * cos + rotated * sin).to(x.dtype)
+
+
+def compute_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype q and k run in: autocast's when it is on, else x's (bf16 under an FSDP2 bf16
+    parameter policy). OpenLM builds its rotary tables in that dtype."""
+    device_type = x.device.type
+    if torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type):
+        return torch.get_autocast_dtype(device_type)
+    return x.dtype
+
+
+class KVCache:
+    """Each layer's keys and values [B, H, capacity, D] (after rotary) for decoding.
+
+    Rows may hold different lengths (right-padded prompts): `lengths[b]` real
+    positions, so row b's next token goes to position `lengths[b]` and attends
+    to positions 0..lengths[b]; whatever sits past that (padding) is masked.
+    """
+
+    def __init__(self, lengths: torch.Tensor, capacity: int):
+        self.lengths = lengths.to(torch.long)
+        self.capacity = int(capacity)
+        self.keys: list[torch.Tensor] = []
+        self.values: list[torch.Tensor] = []
+
+    @property
+    def filled(self) -> bool:
+        """Whether the prompt has run (then each call adds one token per row)."""
+        return bool(self.keys)
+
+    def store(self, k: torch.Tensor, v: torch.Tensor) -> None:
+        """Keep one layer's prompt keys and values, in buffers of the cache's capacity."""
+        b, h, t, d = k.shape
+        if t > self.capacity:
+            raise ValueError(f"KVCache: prompt of {t} positions exceeds capacity {self.capacity}")
+        for dest, src in ((self.keys, k), (self.values, v)):
+            buf = src.new_zeros(b, h, self.capacity, d)
+            buf[:, :, :t] = src
+            dest.append(buf)
+
+    def extend(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Write one new position per row ([B, H, 1, D]) at `lengths`; the layer's full buffers."""
+        if int(self.lengths.max()) >= self.capacity:
+            raise ValueError(f"KVCache: full at capacity {self.capacity}; make it larger")
+        rows = torch.arange(k.shape[0], device=k.device)
+        self.keys[layer][rows, :, self.lengths] = k[:, :, 0]
+        self.values[layer][rows, :, self.lengths] = v[:, :, 0]
+        return self.keys[layer], self.values[layer]
+
+    def visible(self) -> torch.Tensor:
+        """The attention mask [B, 1, 1, capacity] of a new token: positions up to its own."""
+        pos = torch.arange(self.capacity, device=self.lengths.device)
+        return (pos[None, :] <= self.lengths[:, None])[:, None, None, :]
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Keep only `rows` (indices into the batch): finished rows leave it."""
+        self.lengths = self.lengths[rows]
+        self.keys = [k[rows] for k in self.keys]
+        self.values = [v[rows] for v in self.values]
 
 
 class Attention(nn.Module):
@@ -68,13 +138,20 @@ class Attention(nn.Module):
         self.q_norm = GainLayerNorm(cfg.d_model, cfg.norm_eps) if cfg.qk_norm else nn.Identity()
         self.k_norm = GainLayerNorm(cfg.d_model, cfg.norm_eps) if cfg.qk_norm else nn.Identity()
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
         b, t, d = x.shape
         q, k, v = self.in_proj(x).chunk(3, dim=-1)
         q, k = self.q_norm(q), self.k_norm(k)
         q, k, v = (z.view(b, t, self.n_heads, self.head_dim).transpose(1, 2) for z in (q, k, v))
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        if cache is not None and len(cache.keys) > layer:  # one new token per row, against the cache
+            keys, values = cache.extend(layer, k, v)
+            out = F.scaled_dot_product_attention(q, keys, values, attn_mask=cache.visible())
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            if cache is not None:
+                cache.store(k, v)
         return self.out_proj(out.transpose(1, 2).reshape(b, t, d))
 
 
@@ -99,8 +176,9 @@ class Block(nn.Module):
         self.ffn_norm = GainLayerNorm(cfg.d_model, cfg.norm_eps)
         self.feed_forward = SwiGLU(cfg.d_model, cfg.hidden)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        h = x + self.attention(self.attention_norm(x), cos, sin)
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+        h = x + self.attention(self.attention_norm(x), cos, sin, cache, layer)
         return h + self.feed_forward(self.ffn_norm(h))
 
 
@@ -114,22 +192,36 @@ class OpenLM(nn.Module):
         self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.norm = GainLayerNorm(cfg.d_model, cfg.norm_eps)
         self.output = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
-        self._rotary: dict = {}  # (T, device) -> (cos, sin); not state, not parameters
+        self._rotary: dict = {}  # (T, device, dtype) -> (cos, sin); not state, not parameters
         if seed is not None:
             init_weights(self, seed)
 
-    def _tables(self, seq_len: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-        key = (seq_len, str(device))
+    def _tables(self, seq_len: int, device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        key = (seq_len, str(device), dtype)
         if key not in self._rotary:
-            self._rotary[key] = rotary_tables(seq_len, self.cfg.head_dim, self.cfg.rotary_base, device)
+            self._rotary[key] = rotary_tables(seq_len, self.cfg.head_dim, self.cfg.rotary_base, device, dtype)
         return self._rotary[key]
 
-    def forward(self, input_ids: torch.Tensor, n_layers: int | None = None) -> torch.Tensor:
-        """Logits [B, T, vocab] in fp32; `n_layers` exits after the first n blocks."""
+    def forward(self, input_ids: torch.Tensor, n_layers: int | None = None,
+                cache: KVCache | None = None) -> torch.Tensor:
+        """Logits [B, T, vocab] in fp32; `n_layers` exits after the first n blocks.
+
+        With a `cache` (inference only): an unfilled one runs the prompts and keeps
+        their keys and values; a filled one takes input_ids [B, 1], the next token
+        of each row, at position `cache.lengths` (then advanced by one)."""
         x = self.tok_embeddings(input_ids)
-        cos, sin = self._tables(input_ids.shape[1], input_ids.device)
-        for block in self.layers[: len(self.layers) if n_layers is None else n_layers]:
-            x = block(x, cos, sin)
+        stepping = cache is not None and cache.filled
+        if stepping:
+            if input_ids.shape[1] != 1:
+                raise ValueError(f"a filled KVCache takes one token per row; got {input_ids.shape[1]}")
+            cos, sin = self._tables(max(cache.capacity, self.cfg.seq_len), input_ids.device, compute_dtype(x))
+            cos, sin = cos[cache.lengths][:, None, None, :], sin[cache.lengths][:, None, None, :]
+        else:
+            cos, sin = self._tables(input_ids.shape[1], input_ids.device, compute_dtype(x))
+        for i, block in enumerate(self.layers[: len(self.layers) if n_layers is None else n_layers]):
+            x = block(x, cos, sin, cache, i)
+        if stepping:
+            cache.lengths = cache.lengths + 1
         return self.output(self.norm(x)).float()  # OpenLM casts logits to fp32
 
 

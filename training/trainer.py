@@ -1,7 +1,9 @@
 """The trainer: open_lm's recipe (AdamW, warmup + cosine, z-loss, bf16 autocast,
 gradient accumulation) with atomic, bitwise-resumable checkpoints and FSDP2 under
 torchrun. One code path: with WORLD_SIZE > 1 the model is sharded and each rank reads
-its slice of every global batch; otherwise it is the same loop on one process.
+its slice of every global batch; otherwise it is the same loop on one process. Official
+tiers train under DCLM's FSDP precision policy (`precision_for`), a single process too,
+through a one-process group.
 
 Run distributed:  python -m torch.distributed.run --standalone --nproc_per_node N \
                       -m training.trainer --tier NAME --data DIR --out DIR
@@ -16,6 +18,7 @@ import hashlib
 import json
 import math
 import os
+import pickle
 import random
 import sys
 import time
@@ -68,21 +71,19 @@ def lr_at(step: int, tier) -> float:
     return tier.cooldown_lr + 0.5 * (1 + math.cos(math.pi * frac)) * (base - tier.cooldown_lr)
 
 
-def z_loss(logits: torch.Tensor, coef: float, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """open_lm's `CrossEntropyLossWithZLoss` term: coef · (mean logsumexp)², i.e. the square
-    of the mean (not the mean of squares); `mask` picks the positions that count."""
-    lse = torch.logsumexp(logits.float(), dim=-1)
-    mean = lse[mask].mean() if mask is not None else lse.mean()
-    return coef * mean.square()
+def z_loss(logits: torch.Tensor, coef: float) -> torch.Tensor:
+    """open_lm's `CrossEntropyLossWithZLoss` term: coef · mean(logsumexp²), the mean of the
+    squares over every position (not the square of the mean)."""
+    return coef * torch.logsumexp(logits.float(), dim=-1).square().mean()
 
 
-def loss_fn(logits: torch.Tensor, targets: torch.Tensor, z_coef: float, pad_id: int | None) -> torch.Tensor:
-    """Mean cross-entropy over non-PAD targets plus the z-loss over the same positions."""
+def loss_fn(logits: torch.Tensor, targets: torch.Tensor, z_coef: float) -> torch.Tensor:
+    """Mean cross-entropy plus the z-loss over every target position. DCLM trains with no
+    target mask (open_lm masks only under --target-mask-left/right, which DCLM never passes),
+    so PAD targets (50256, also an ordinary GPT-NeoX token) count in both terms."""
     logits = logits.reshape(-1, logits.shape[-1]).float()
-    targets = targets.reshape(-1)
-    mask = targets != pad_id if pad_id is not None else None
-    ce = F.cross_entropy(logits, targets, ignore_index=-100 if pad_id is None else pad_id)
-    return ce + z_loss(logits, z_coef, mask) if z_coef else ce
+    ce = F.cross_entropy(logits, targets.reshape(-1))
+    return ce + z_loss(logits, z_coef) if z_coef else ce
 
 
 def split_inputs(batch: torch.Tensor, seq_len: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -157,13 +158,52 @@ def setup_distributed(device: str | torch.device | None = None) -> Dist:
     return Dist(dist.get_rank(), dist.get_world_size(), device)
 
 
-def shard_model(model: torch.nn.Module) -> None:
-    """FSDP2: each block its own unit, then the root (embeddings, final norm, head)."""
-    from torch.distributed.fsdp import fully_shard  # deferred: ~0.65 s (measured), only under torchrun
+@dataclass(frozen=True)
+class Precision:
+    """How a run trains: bf16 autocast (DCLM's `--precision amp_bfloat16`) on or off, and the
+    FSDP2 `MixedPrecisionPolicy` (parameters' compute dtype, gradient-reduction dtype; None:
+    parameters stay fp32 and only autocast lowers the matmuls)."""
 
+    name: str
+    autocast: bool
+    param_dtype: torch.dtype | None = None
+    reduce_dtype: torch.dtype | None = None
+
+
+FSDP_AMP = Precision("fsdp-amp", True, torch.bfloat16, torch.float32)  # DCLM --fsdp-amp
+FSDP_PURE_BF16 = Precision("fsdp-pure-bf16", True, torch.bfloat16, torch.bfloat16)  # DCLM --fsdp-pure-bf16
+AUTOCAST_BF16 = Precision("autocast-bf16", True)  # CPU tiers: fp32 parameters, bf16 autocast
+FP32 = Precision("fp32", False)  # --no-amp: the fp32 reference
+PURE_BF16_TIERS = frozenset({"3B-1x", "7B-1x", "7B-2x"})  # DCLM's 3B/7B configs; 400M/1B use --fsdp-amp
+
+
+def precision_for(tier, amp: bool = True) -> Precision:
+    """DCLM's policy for an official tier (by name, so off-leaderboard variants keep it);
+    what works on a CPU for the toy tiers; fp32 when amp is off."""
+    if not amp:
+        return FP32
+    if not tier.official:
+        return AUTOCAST_BF16
+    return FSDP_PURE_BF16 if tier.name in PURE_BF16_TIERS else FSDP_AMP
+
+
+def join_single_process_group(d: Dist) -> None:
+    """A one-process group, so a single process trains through the same FSDP2 wrapper (and
+    so the same bf16 parameter policy) as a torchrun job."""
+    if not dist.is_initialized():
+        backend = "nccl" if d.device.type == "cuda" else "gloo"
+        dist.init_process_group(backend, store=dist.HashStore(), rank=0, world_size=1)
+
+
+def shard_model(model: torch.nn.Module, precision: Precision = FP32) -> None:
+    """FSDP2: each block its own unit, then the root (embeddings, final norm, head), all
+    under the precision's MixedPrecisionPolicy (fp32 master weights and optimizer state)."""
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard  # deferred: ~0.65 s (measured), FSDP runs only
+
+    policy = MixedPrecisionPolicy(param_dtype=precision.param_dtype, reduce_dtype=precision.reduce_dtype)
     for block in model.layers:
-        fully_shard(block)
-    fully_shard(model)
+        fully_shard(block, mp_policy=policy)
+    fully_shard(model, mp_policy=policy)
 
 
 def _all_mean(value: torch.Tensor, d: Dist) -> float:
@@ -197,11 +237,23 @@ def load_weights(path: str | Path) -> tuple[dict, dict | None]:
         path = path / MODEL_DIR
     if path.is_dir():
         path = path / MODEL_FILE
-    data = torch.load(path, map_location="cpu", weights_only=True)
+    data = read_state(path)
     if "model" in data and isinstance(data["model"], dict):  # a training checkpoint
         return data["model"], {"tier": data.get("tier")}
     config = path.parent / "config.json"
     return data, json.loads(config.read_text()) if config.is_file() else None
+
+
+def read_state(path: Path) -> Any:
+    """torch.load with weights_only; a file that is not a PyTorch state dict is a DataError (exit 3)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:  # a pickle that names code: refused, and never unlocked
+        raise DataError(f"{path} is not a dcbench/PyTorch state dict: it holds Python objects other than "
+                        f"tensors and plain values, which dcbench refuses to load") from e
+    except (RuntimeError, EOFError, ValueError) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise DataError(f"{path} is not a readable dcbench/PyTorch state dict ({reason})") from e
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
@@ -262,7 +314,7 @@ def latest_checkpoint(out_dir: str | Path) -> Path | None:
 
 def load_checkpoint(path: Path, model, optimizer, tier) -> dict:
     """Restore model, optimizer and RNG; every rank reads the file (full state dicts)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_state(path)
     saved, now = state["tier"], tier_record(tier)
     diff = sorted(k for k in set(saved) | set(now)
                   if k not in ("accum", "micro_batch") and saved.get(k) != now.get(k))
@@ -307,7 +359,7 @@ def _autocast(device: torch.device, amp: bool):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
-def train_step(model, optimizer, batch: torch.Tensor, tier, pad_id: int | None, *, amp: bool,
+def train_step(model, optimizer, batch: torch.Tensor, tier, *, amp: bool,
                d: Dist, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimizer step over this rank's slice of a global batch, in `tier.accum`
     micro-batches; gradients sync (reduce-scatter) only on the last one."""
@@ -319,12 +371,12 @@ def train_step(model, optimizer, batch: torch.Tensor, tier, pad_id: int | None, 
         raise ConfigError(f"{inputs.shape[0]} sequences per rank do not split into accum={tier.accum}")
     total = torch.zeros((), device=d.device)
     for i in range(tier.accum):
-        if d.sharded:
+        if hasattr(model, "set_requires_gradient_sync"):  # FSDP2-wrapped
             model.set_requires_gradient_sync(i == tier.accum - 1)
         part = slice(i * micro, (i + 1) * micro)
         with _autocast(d.device, amp):
             logits = model(inputs[part])
-        loss = loss_fn(logits, targets[part], tier.z_loss, pad_id) / tier.accum
+        loss = loss_fn(logits, targets[part], tier.z_loss) / tier.accum
         loss.backward()
         total += loss.detach()
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tier.grad_clip)
@@ -374,8 +426,11 @@ def train(tier, data_dir, out_dir, *, max_steps: int | None = None, overrides: d
     _check_data(shards, tier, d)
     say = log if d.is_main else (lambda *_: None)
     model = build_model(tier, d.device, init_from, inherit_layers)
-    if d.sharded:
-        shard_model(model)
+    precision = precision_for(tier, amp)
+    if d.sharded or precision.param_dtype is not None:
+        join_single_process_group(d)
+        shard_model(model, precision)
+    say(f"precision: {precision.name}")
     optimizer = make_optimizer(model, tier)
     total_steps = min(tier.steps, max_steps) if max_steps is not None else tier.steps
     if d.is_main:
@@ -403,7 +458,7 @@ def train(tier, data_dir, out_dir, *, max_steps: int | None = None, overrides: d
     while step < total_steps:
         t0 = time.perf_counter()
         batch = next(batches)
-        loss, gnorm = train_step(model, optimizer, batch, tier, shards.pad_id, amp=amp, d=d,
+        loss, gnorm = train_step(model, optimizer, batch, tier, amp=amp, d=d,
                                  lr=lr_at(step, tier))
         last_loss = _all_mean(loss, d)
         if d.device.type == "cuda":
@@ -416,7 +471,7 @@ def train(tier, data_dir, out_dir, *, max_steps: int | None = None, overrides: d
         if step % checkpoint_every == 0 or step == total_steps:
             save_checkpoint(out_dir, step, model, optimizer, tier, data_pos, d)
     return _finish(out_dir, model, tier, step, last_loss, records, data_dir, overrides, d, len(shards),
-                   threads=thread_info)
+                   threads=thread_info, precision=precision.name)
 
 
 def _check_data(shards, tier, d: Dist) -> None:
@@ -449,7 +504,7 @@ def _log_step(out_dir: Path, rec: dict, d: Dist, log, show: bool) -> None:
 
 
 def _finish(out_dir: Path, model, tier, step, last_loss, records, data_dir, overrides, d: Dist,
-            sequences: int, threads: dict | None = None) -> TrainResult:
+            sequences: int, threads: dict | None = None, precision: str | None = None) -> TrainResult:
     """Final weights, config.json and manifest.json (rank 0); every rank gets the result. The
     manifest's inputs name the tokens and their tokenizer's sha256; its extra says how many
     passes over the data the run made (`epochs`)."""
@@ -461,6 +516,7 @@ def _finish(out_dir: Path, model, tier, step, last_loss, records, data_dir, over
         model_dir.mkdir(parents=True, exist_ok=True)
         _atomic_save(state, model_path)
         config = {"tier": tier_record(tier), "model": dataclasses.asdict(tier.model), "steps": step,
+                  "precision": precision,
                   "tokens_dir": str(Path(data_dir).resolve())}  # where evaluation finds the tokenizer
         write_atomic(model_dir / "config.json", json.dumps(config, indent=2) + "\n")
         tokens = _token_manifest(Path(data_dir))
@@ -470,7 +526,8 @@ def _finish(out_dir: Path, model, tier, step, last_loss, records, data_dir, over
                                     "overrides": overrides or {}},
                             extra={"steps": step, "tokens": step * tier.global_batch * tier.model.seq_len,
                                    "final_loss": last_loss, "params": tier.params, "sequences": sequences,
-                                   "epochs": epochs(tier, sequences, step), "threads": threads})
+                                   "epochs": epochs(tier, sequences, step), "threads": threads,
+                                   "precision": precision})
         manifest.save(str(out_dir / MANIFEST_NAME))
         manifest_id = manifest.id
     if d.sharded:
@@ -581,7 +638,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--inherit-layers", type=int)
     p.add_argument("--checkpoint-every", type=int, default=500)
     p.add_argument("--no-resume", action="store_true")
-    p.add_argument("--no-amp", action="store_true", help="fp32 instead of bf16 autocast")
+    p.add_argument("--no-amp", action="store_true", help="fp32 instead of the tier's bf16 precision policy")
     p.add_argument("--peak-flops", type=float, help="per-device peak FLOP/s for MFU")
     p.add_argument("--log-every", type=int, default=10)
     a = p.parse_args(argv)

@@ -68,9 +68,8 @@ def test_load_model_from_run_model_dir_and_pt(run_dir):
     assert m.decode(ids + [0], skip_special_tokens=True) == "The cat sat on the mat."
 
 
-def test_padded_forward_matches_unpadded(run_dir, monkeypatch):
-    monkeypatch.setenv("DCBENCH_EVAL_FP32", "1")
-    m = load_model(run_dir[0], device="cpu")
+def test_padded_forward_matches_unpadded(run_dir):
+    m = load_model(run_dir[0], device="cpu")  # fp32 by default
     assert m.dtype_name == "float32"
     a, b = m.encode("Some words here and there."), m.encode("Short.")
     batch = torch.full((2, len(a)), m.pad_id, dtype=torch.long)

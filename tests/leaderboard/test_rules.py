@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from dcbench.leaderboard.rules import RULES, Rejection, check, format_rejections
+from dcbench.leaderboard.rules import RULES, Rejection, check, format_rejections, marks
 from dcbench.leaderboard.submission import submission_id
 from dcbench.tiers import TOKENIZER_SHA256
 from dcbench.training.scales import get_tier
@@ -35,7 +35,7 @@ def make_doc(tier_name: str = "toy-250k-1x", name: str = "mine", seed: int = 0, 
                   "final_loss": 3.0},
         "eval": {"suite": "toy" if toy else "core", "version": "v2", "tasks": {"t": 0.5},
                  "aggregates": {"TOY": score} if toy else {"CORE": score, "EXTENDED": None, "MMLU": None},
-                 "complete": True, "missing": [], "limit": None},
+                 "complete": True, "missing": [], "limit": None, "precision": "fp32"},
         "created": "2026-01-01T00:00:00+00:00", "dcbench": "0.1.0",
     }
     doc["id"] = submission_id(doc)
@@ -173,3 +173,21 @@ def test_every_breach_is_listed_together():
     text = format_rejections(rej)
     assert text.count("\n  - [") == 4 and all(name in RULES for name in (r.rule for r in rej))
     assert str(rej[0]).startswith("[hyperparameters] ")
+
+
+@pytest.mark.parametrize("precision", ["bf16", None])
+def test_official_tiers_rank_fp32_evaluations_only(precision):
+    doc = make_doc("400M-1x")
+    doc["eval"]["precision"] = precision
+    rej = only(doc)
+    assert [r.rule for r in rej] == ["precision"]
+    assert "--precision bf16" in rej[0].message and ("bf16" if precision else "does not record") in rej[0].message
+    assert all(r.rule != "precision" for r in check(doc, reference=True))  # DCLM's own results: not ours to judge
+
+
+def test_toy_tiers_accept_bf16_but_mark_it():
+    doc = make_doc("toy-250k-1x")
+    assert marks(doc) == []
+    doc["eval"]["precision"] = "bf16"
+    assert check(doc) == [] and marks(doc) == ["evaluated in bf16, not fp32"]
+    assert marks(make_doc("400M-1x")) == []

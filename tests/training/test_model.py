@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dcbench.training.model import GainLayerNorm, OpenLM, apply_rotary, init_weights, rotary_tables
-from dcbench.training.scales import ModelConfig, param_count
+from dcbench.training.model import GainLayerNorm, KVCache, OpenLM, apply_rotary, init_weights, rotary_tables
+from dcbench.training.scales import ModelConfig, get_tier, param_count
 
 TINY = ModelConfig(d_model=64, n_layers=3, n_heads=4, vocab_size=97, seq_len=32)
 
@@ -126,3 +126,91 @@ def test_backward_and_bf16_autocast(model):
     loss = F.cross_entropy(logits.flatten(0, 1), x[:, 1:].flatten())
     loss.backward()
     assert torch.isfinite(loss) and all(p.grad is not None for p in m.parameters())
+
+
+def test_rotary_tables_follow_openlm_dtype():
+    # OpenLM builds cos/sin in q/k's dtype: under DCLM's bf16 policies the positions are rounded
+    # to bf16, so 1001 falls on 1000 (8 significant bits); fp32 tables keep them apart
+    cos32, sin32 = rotary_tables(1002, 64, 10000.0, "cpu")
+    cos16, sin16 = rotary_tables(1002, 64, 10000.0, "cpu", torch.bfloat16)
+    assert cos16.dtype == sin16.dtype == torch.bfloat16 and cos32.dtype == torch.float32
+    assert torch.equal(cos16[1000], cos16[1001]) and not torch.equal(cos32[1000], cos32[1001])
+    # the angle pos·inv_freq is itself rounded to bf16, so only the first positions stay close
+    torch.testing.assert_close(cos16[:3].float(), cos32[:3], atol=2e-2, rtol=0)
+
+
+def test_model_uses_bf16_rotary_under_autocast_and_fp32_without():
+    model = OpenLM(TINY, seed=0)
+    ids = torch.randint(0, TINY.vocab_size, (1, 8))
+    model(ids)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        model(ids)
+    assert {key[2] for key in model._rotary} == {torch.float32, torch.bfloat16}
+
+
+# ---------------------------------------------------------------- key/value cache (inference)
+
+
+def _greedy_uncached(model, prompt: list[int], n: int) -> list[int]:
+    seq = list(prompt)
+    with torch.no_grad():
+        for _ in range(n):
+            seq.append(int(model(torch.tensor([seq]))[0, -1].argmax()))
+    return seq[len(prompt):]
+
+
+def _greedy_cached(model, prompts: list[list[int]], n: int) -> list[list[int]]:
+    """Ragged prompts right-padded in one batch, then one token per row against the cache."""
+    lengths = torch.tensor([len(p) for p in prompts])
+    ids = torch.zeros(len(prompts), int(lengths.max()), dtype=torch.long)
+    for r, p in enumerate(prompts):
+        ids[r, :len(p)] = torch.tensor(p)
+    cache = KVCache(lengths, capacity=int(lengths.max()) + n)
+    out: list[list[int]] = [[] for _ in prompts]
+    with torch.no_grad():
+        logits = model(ids, cache=cache)
+        nxt = logits[torch.arange(len(prompts)), lengths - 1].argmax(-1)
+        for _ in range(n):
+            for r, t in enumerate(nxt.tolist()):
+                out[r].append(t)
+            nxt = model(nxt[:, None], cache=cache)[:, 0].argmax(-1)
+    return out
+
+
+def test_cached_step_logits_match_the_full_forward(model):
+    ids = torch.randint(0, TINY.vocab_size, (1, 20), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        full = model(ids)
+        cache = KVCache(torch.tensor([12]), capacity=20)
+        torch.testing.assert_close(model(ids[:, :12], cache=cache), full[:, :12])
+        for t in range(12, 20):
+            step = model(ids[:, t:t + 1], cache=cache)
+            torch.testing.assert_close(step[:, 0], full[:, t], rtol=1e-5, atol=1e-5)
+    assert cache.lengths.tolist() == [20]
+    with pytest.raises(ValueError, match="full"):
+        model(ids[:, :1], cache=cache)
+
+
+@pytest.mark.parametrize("shape", ["tiny", "toy-1m-1x"])
+def test_cached_greedy_decoding_is_token_identical(shape, model):
+    if shape == "tiny":
+        net, vocab = model, TINY.vocab_size
+    else:  # the toy tier's real shape, randomly initialised
+        cfg = get_tier(shape).model
+        net, vocab = OpenLM(cfg, seed=5).eval(), cfg.vocab_size
+    gen = torch.Generator().manual_seed(2)
+    prompts = [torch.randint(0, vocab, (int(n),), generator=gen).tolist() for n in (9, 3, 14, 1)]
+    cached = _greedy_cached(net, prompts, 12)
+    assert cached == [_greedy_uncached(net, p, 12) for p in prompts]
+
+
+def test_cache_drops_finished_rows(model):
+    prompts = [[5, 6, 7], [8, 9], [10, 11, 12, 13]]
+    cache = KVCache(torch.tensor([3, 2, 4]), capacity=8)
+    ids = torch.tensor([[5, 6, 7, 0], [8, 9, 0, 0], [10, 11, 12, 13]])
+    with torch.no_grad():
+        model(ids, cache=cache)
+        cache.keep(torch.tensor([0, 2]))
+        step = model(torch.tensor([[1], [2]]), cache=cache)
+        for r, (p, t) in enumerate(((prompts[0], 1), (prompts[2], 2))):
+            torch.testing.assert_close(step[r, 0], model(torch.tensor([p + [t]]))[0, -1], rtol=1e-5, atol=1e-5)

@@ -56,21 +56,31 @@ def test_lr_of_a_real_tier_ends_at_cooldown_lr():
     assert lr_at(tier.steps, tier) == pytest.approx(3e-5)
 
 
-def test_z_loss_is_open_lm_square_of_mean_logsumexp():
-    # logsumexp of the rows: ln 2 and ln(3 + 1) = 2 ln 2; open_lm: coef·(mean)² = coef·(1.5 ln 2)²
-    logits = torch.tensor([[0.0, 0.0], [math.log(3.0), 0.0]])
-    assert z_loss(logits, 1e-4).item() == pytest.approx(1e-4 * (1.5 * math.log(2)) ** 2)
-    assert z_loss(logits, 1e-4, torch.tensor([False, True])).item() == pytest.approx(1e-4 * (2 * math.log(2)) ** 2)
+def test_z_loss_is_open_lm_mean_of_squared_logsumexp():
+    # row logsumexps: ln 2 and ln(3 + 1) = 2 ln 2. open_lm: coef·mean(lse²) = coef·(1 + 4)/2·ln²2
+    # (the square of the mean, coef·(1.5 ln 2)² = 2.25 coef ln²2, is the old, wrong form)
+    logits = torch.tensor([[0.0, 0.0], [math.log(3.0), 0.0]], requires_grad=True)
+    loss = z_loss(logits, 1e-4)
+    assert loss.item() == pytest.approx(1e-4 * 2.5 * math.log(2) ** 2, rel=1e-6)
+    # d/dlogit_ij = coef · 2·lse_i / N · softmax_ij: row 0 lse ln 2, softmax (1/2, 1/2);
+    # row 1 lse 2 ln 2, softmax (3/4, 1/4); N = 2 rows
+    loss.backward()
+    expected = 1e-4 * math.log(2) * torch.tensor([[0.5, 0.5], [1.5, 0.5]])
+    torch.testing.assert_close(logits.grad, expected, rtol=1e-6, atol=0.0)
 
 
-def test_loss_fn_ignores_pad_targets():
+def test_loss_fn_counts_pad_targets_as_dclm_does():
+    # DCLM passes no --target-mask-*: target 50256 (PAD, and an ordinary GPT-NeoX token) counts
     torch.manual_seed(0)
-    logits = torch.randn(1, 4, 5)
-    targets = torch.tensor([[1, 2, 9, 9]])  # 9 = PAD
-    ce = torch.nn.functional.cross_entropy(logits[0, :2], targets[0, :2])
-    lse = torch.logsumexp(logits[0, :2], -1).mean()
-    assert loss_fn(logits, targets, 0.0, 9).item() == pytest.approx(ce.item(), rel=1e-6)
-    assert loss_fn(logits, targets, 1e-2, 9).item() == pytest.approx((ce + 1e-2 * lse**2).item(), rel=1e-6)
+    logits = torch.randn(1, 4, 50432)
+    targets = torch.tensor([[1, 2, 50256, 50256]])
+    ce = torch.nn.functional.cross_entropy(logits[0], targets[0])
+    lse2 = torch.logsumexp(logits[0], -1).square().mean()
+    assert loss_fn(logits, targets, 0.0).item() == pytest.approx(ce.item(), rel=1e-6)
+    assert loss_fn(logits, targets, 1e-2).item() == pytest.approx((ce + 1e-2 * lse2).item(), rel=1e-6)
+    unmasked_tail = torch.nn.functional.cross_entropy(logits[0, 2:], targets[0, 2:])
+    assert unmasked_tail.item() > 0 and loss_fn(logits, targets, 0.0).item() != pytest.approx(
+        torch.nn.functional.cross_entropy(logits[0, :2], targets[0, :2]).item(), rel=1e-6)
 
 
 def test_official_tier_refuses_overrides_without_off_leaderboard(tmp_path):
@@ -200,3 +210,15 @@ def test_repeated_data_and_a_short_run_are_warned_and_recorded(tokens, tmp_path)
     short: list[str] = []
     _run(tokens, tmp_path / "short", max_steps=2, warn=short.append)
     assert any("warms up over 5 steps but this run stops after 2" in w for w in short), short
+
+
+def test_official_tier_trains_under_fsdp_amp_in_one_process(tokens, tmp_path):
+    # 400M-1x's policy (DCLM --fsdp-amp) at toy shapes: one process, the same FSDP2 wrapper
+    shape = {"d_model": 32, "n_layers": 2, "n_heads": 2, "vocab_size": 512, "seq_len": SEQ,
+             "global_batch": 8, "accum": 2, "warmup": 5}
+    res = train("400M-1x", tokens, tmp_path, max_steps=2, overrides=shape, off_leaderboard=True,
+                checkpoint_every=1000, log=lambda *_: None, warn=lambda *_: None)
+    assert res.steps == 2 and math.isfinite(res.final_loss)
+    assert Manifest.load(str(tmp_path / "manifest.json")).extra["precision"] == "fsdp-amp"
+    state, config = load_weights(tmp_path)
+    assert config["precision"] == "fsdp-amp" and all(v.dtype == torch.float32 for v in state.values())
