@@ -56,6 +56,7 @@ def test_minhash_finds_exact_and_near_copies(toy, tmp_path, ray_session):
     assert set(got) <= {"exact_duplicate", "near_duplicate"}  # nothing unrelated merged
 
 
+@pytest.mark.slow
 def test_bff_global_catches_every_planted_copy_and_is_worker_independent(toy, tmp_path, ray_session):
     r = recipe({"func": "bff_dedup"})
     one = run(r, str(toy[0]), str(tmp_path / "one"), workers=1, labels=LABELS)
@@ -90,6 +91,7 @@ def test_bff_partitioned_over_ray_actors_equals_one_filter(toy, tmp_path, ray_se
     assert one.manifest.documents == four.manifest.documents
 
 
+@pytest.mark.slow
 def test_bloom_filter_saved_and_continued_over_an_increment(toy, tmp_path, ray_session):
     filters = tmp_path / "bloom"
     run(recipe({"func": "bff_dedup", "bloom_filter_dir": str(filters)}), str(toy[0]), str(tmp_path / "first"), workers=2)
@@ -102,6 +104,7 @@ def test_bloom_filter_saved_and_continued_over_an_increment(toy, tmp_path, ray_s
     assert len(kept) < 5 and all(d["bff_contained_ngram_count_before_dedupe"] == 0 for d in kept)
 
 
+@pytest.mark.slow
 def test_top_fraction_keeps_exactly_the_fraction(toy, tmp_path, ray_session):
     from dcbench.baselines.quality.fasttext_quality import train
 

@@ -48,6 +48,7 @@ def test_ray_colours_are_stripped():
         "ray::process_shard() (pid=1) failed"
 
 
+@pytest.mark.slow
 def test_process_cli_says_why_instead_of_hanging(tmp_path):
     """The issue's hang: `partitions: 4` whose actors no node can hold, through `dcbench process`."""
     pool = tmp_path / "pool"

@@ -84,6 +84,7 @@ def _rewrite_forever(target: str, stop) -> None:
                 f.write(bytes([tag]) * (PAYLOAD // 16))
 
 
+@pytest.mark.slow
 def test_a_reader_never_sees_a_partial_file(tmp_path):
     target = tmp_path / "live.bin"
     write_atomic(target, b"\0" * PAYLOAD)

@@ -102,6 +102,7 @@ def test_server_without_ranges_restarts(server, tmp_path):
     assert (tmp_path / "out.bin").read_bytes() == BODY
 
 
+@pytest.mark.slow
 def test_dropped_connection_is_retried_and_resumed(server, tmp_path):
     handler, base = server
     handler.drops = 1

@@ -5,6 +5,8 @@ private names, and project modules are imported at the top of a file."""
 
 from __future__ import annotations
 
+import pytest
+
 import ast
 import configparser
 import os
@@ -60,12 +62,14 @@ def test_every_stage_has_its_contract():
     assert {f"dcbench.{stage}" for stage in STAGES} <= sources
 
 
+@pytest.mark.slow
 def test_the_contracts_keep():
     done = subprocess.run([str(LINT)], capture_output=True, text=True, env=lint_env(), timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 broken" in done.stdout
 
 
+@pytest.mark.slow
 def test_a_wrong_import_breaks_its_contract(tmp_path):
     """The same script on a copy of the tree with three imports through the walls."""
     copy = tmp_path / "repo"
@@ -148,6 +152,7 @@ def private_uses(path: Path, module: str, modules: set[str]) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_no_module_uses_another_modules_private_names():
     mods = project_modules()
     names = {m for _, m in mods}

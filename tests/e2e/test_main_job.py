@@ -64,6 +64,7 @@ def test_missing_pool_is_exit_code_3(tmp_path):
     assert res.returncode == 3 and "not found" in res.stderr
 
 
+@pytest.mark.slow
 def test_help_teaches():
     res = subprocess.run([sys.executable, "-m", "dcbench.cli", "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "dcbench pool toy" in res.stdout and "Exit codes" in res.stdout

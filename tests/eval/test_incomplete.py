@@ -44,6 +44,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_limit_is_partial_exit_0_headline_once_and_progress_lines(setup, tmp_path):
     run, tasks_dir = setup
     res = _cli("eval", str(run), "--suite", "toy", "--tasks-dir", str(tasks_dir), "--limit", "3", "--threads", "1",
@@ -61,6 +62,7 @@ def test_limit_is_partial_exit_0_headline_once_and_progress_lines(setup, tmp_pat
     assert "toy_lm: accuracy" in res.stderr and "PARTIAL scores" in res.stderr
 
 
+@pytest.mark.slow
 def test_skipped_items_are_counted_and_the_suite_exits_4(setup, tmp_path):
     run, clean = setup
     tasks_dir = tmp_path / "toy_eval"
@@ -81,6 +83,7 @@ def test_skipped_items_are_counted_and_the_suite_exits_4(setup, tmp_path):
     assert json.loads((tmp_path / "full.json").read_text())["skipped"] == {LONG_TASK: 1}
 
 
+@pytest.mark.slow
 def test_a_missing_task_exits_4_and_names_it(setup, tmp_path):
     run, tasks_dir = setup
     partial_dir = tmp_path / "toy_eval"

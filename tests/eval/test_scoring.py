@@ -148,6 +148,7 @@ def test_generation_task_end_to_end():
 # ---------------------------------------------------------------- real data
 
 
+@pytest.mark.slow
 def test_real_copa_and_lambada_with_tiny_openlm(shared_data):
     from tokenizers import Tokenizer
 

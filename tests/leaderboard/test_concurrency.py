@@ -41,6 +41,7 @@ def _start(n: int, argv) -> list[subprocess.Popen]:
             for i in range(n)]
 
 
+@pytest.mark.slow
 def test_concurrent_submits_of_one_model_store_one(tmp_path):
     db = tmp_path / "lb.sqlite"
     at = time.time() + 3  # every process imported and waiting
@@ -69,6 +70,7 @@ def test_database_enforces_the_duplicate_rule(tmp_path):
     con.execute(row, ("e", None, None))  # references without ids never collide
 
 
+@pytest.mark.slow
 def test_concurrent_import_dclm(shared_data, tmp_path):
     folder = shared_data / "eval" / "dclm" / "reference_results"
     if not folder.is_dir():

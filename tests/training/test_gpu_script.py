@@ -18,6 +18,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_cpu_twin_trains_under_dclms_policy_and_prints_the_loss_gap():
     res = _run("--cpu-twin")
     assert res.returncode == 0, res.stderr
@@ -29,6 +30,7 @@ def test_cpu_twin_trains_under_dclms_policy_and_prints_the_loss_gap():
     assert "CORE evaluation timing: skipped" in out
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
 def test_gpu_mode_without_cuda_exits_2_with_a_clear_message():
     res = _run("--steps", "1")

@@ -42,6 +42,7 @@ def test_truncated_checkpoint_is_data_error(tmp_path):
         load_weights(path)
 
 
+@pytest.mark.slow
 def test_eval_cli_exit_3_without_weights_only_hint(evil, tmp_path):
     tasks = tmp_path / "toy_eval"
     subprocess.run([sys.executable, "-m", "dcbench.cli", "eval", "toy-suite", "--out", str(tasks)],

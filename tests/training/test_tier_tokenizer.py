@@ -48,6 +48,7 @@ def test_a_given_tokenizer_is_used_with_a_note(tmp_path):
     assert said == []  # the tier's own file, given by path: nothing to say
 
 
+@pytest.mark.slow
 def test_the_shipped_bpe_1024_is_rebuilt_byte_for_byte(tmp_path):
     built = build_tier_tokenizer("bpe-1024", tmp_path / "bpe-1024.json")
     assert built.read_bytes() == shipped_tokenizer("bpe-1024").read_bytes()

@@ -192,6 +192,7 @@ def test_grow_until_inherits_half_then_grows_two_layers(tokens, tmp_path):
     assert all(torch.equal(grown[k], ref_state[k]) for k in ref_state if k.startswith(("layers.2.", "layers.3.")))
 
 
+@pytest.mark.slow
 def test_repeated_data_and_a_short_run_are_warned_and_recorded(tokens, tmp_path):
     """20 steps x 64 sequences read the small token set more than once: said, and kept in the manifest."""
     warned: list[str] = []
@@ -212,6 +213,7 @@ def test_repeated_data_and_a_short_run_are_warned_and_recorded(tokens, tmp_path)
     assert any("warms up over 5 steps but this run stops after 2" in w for w in short), short
 
 
+@pytest.mark.slow
 def test_official_tier_trains_under_fsdp_amp_in_one_process(tokens, tmp_path):
     # 400M-1x's policy (DCLM --fsdp-amp) at toy shapes: one process, the same FSDP2 wrapper
     shape = {"d_model": 32, "n_layers": 2, "n_heads": 2, "vocab_size": 512, "seq_len": SEQ,
