@@ -107,7 +107,7 @@ def ray_scaling(recipe, pages, repeats: int, shards: int) -> None:
         for i in range(shards):
             write_shard(f"{tmp}/pool/shard_{i:03d}.jsonl", pages[i::shards])
         walls = {}
-        from dcbench.runner import ray_init
+        from dcbench.taskloop import ray_init
 
         ray_init(2, None)
         for workers in (1, 2):

@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dcbench.runner import ray_init  # noqa: E402
+from dcbench.taskloop import ray_init  # noqa: E402
 from dcbench.shards import write_shard  # noqa: E402
 from dcbench.training.tokenize import tokenize_dataset  # noqa: E402
 

@@ -45,9 +45,9 @@ from dcbench.shardwork import built_steps, exists, process_shard, read_json, wri
 from dcbench.shards import FORMATS, shard_stem
 from dcbench.stages import GlobalContext, Stage, plan_stages
 from dcbench.stepstats import StepStats
-from dcbench.taskloop import MAX_RETRIES, TaskOutcome, ray_init, ray_session, run_tasks, task_limit
+from dcbench.taskloop import MAX_RETRIES, TaskOutcome, ray_session, run_tasks, task_limit
 
-__all__ = ["Progress", "RunResult", "ray_init", "run", "stage_dir"]  # ray_init: where callers have long found it
+__all__ = ["Progress", "RunResult", "run", "stage_dir"]
 
 Progress = Callable[[int, int, "dict[str, Any] | None"], None]
 FAILURES_NAME = "failures.json"  # the shards that failed after every retry in the last run, and why

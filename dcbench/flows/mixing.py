@@ -24,7 +24,7 @@ from dcbench.baselines.mixing.runs import Run, append_run, load_runs
 from dcbench.errors import ConfigError
 from dcbench.mixture import Mixture
 from dcbench.progress import Progress
-from dcbench.runner import ray_init
+from dcbench.taskloop import ray_init
 from dcbench.training.tier_tokenizer import tokenizer_for
 from dcbench.training.tokenize import tokenize_dataset, tokenize_mixture
 from dcbench.training.trainer import build_model, resolve_tier, train, validation_loss

@@ -51,7 +51,8 @@ from dcbench.leaderboard.store import Store
 from dcbench.leaderboard.submission import build_submission
 from dcbench.leaderboard.table import format_leaderboard
 from dcbench.poolref import pool_dir
-from dcbench.runner import ray_init, run
+from dcbench.runner import run
+from dcbench.taskloop import ray_init
 from dcbench.training.scales import get_tier
 from dcbench.training.tier_tokenizer import tokenizer_for
 from dcbench.training.tokenize import tokenize_dataset
