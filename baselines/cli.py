@@ -10,6 +10,7 @@ from pathlib import Path
 import fsspec
 from tqdm import tqdm
 
+from dcbench.baselines.diff import diff_runs, format_diff, write_html
 from dcbench.baselines.plugins import load_plugin
 from dcbench.baselines.quality.fasttext_quality import train
 from dcbench.baselines.recipe import load_recipe
@@ -32,8 +33,9 @@ examples:
   dcbench process my_recipe.yaml --plugin my_filters.py --pool pool/ --out runs/mine   # your own steps
 
 Re-running the same command resumes: finished shards are skipped, failed ones redone.
-Outputs: data/ (kept documents), quarantine/ (bad records with reasons), stats/,
-stats.json, manifest.json (with the dataset's content id) and report.html.
+Outputs: data/ (kept documents), quarantine/ (bad records with reasons), removed/ (every
+removed page: pool shard, position, url, step and why), stats/, stats.json, manifest.json
+(with the dataset's content id) and report.html. `dcbench diff RUN_A RUN_B` compares two runs.
 """
 
 
@@ -93,6 +95,20 @@ def add_commands(sub: argparse._SubParsersAction, labels: DocLabels | None = Non
     _add_plugin_option(s)
     s.set_defaults(func=_steps)
 
+    d = sub.add_parser(
+        "diff", help="documents one processing run kept and another removed, by the step that removed them",
+        description=("Compare two `dcbench process` outputs of the same pool: the documents kept by one run and "
+                     "removed by the other (matched by pool shard and position), grouped by the step that removed "
+                     "them, with counts and samples: url, why the step removed it (the rule's measured value "
+                     "against its threshold, for steps that say) and the start of its text."),
+        epilog="example:\n  dcbench diff runs/rw runs/rw_no_stopwords --html diff.html",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    d.add_argument("run_a", metavar="RUN_A", help="a `dcbench process` --out folder")
+    d.add_argument("run_b", metavar="RUN_B", help="another, of the same pool")
+    d.add_argument("--html", metavar="FILE", default=None, help="also write the diff as an HTML page")
+    d.add_argument("--samples", type=non_negative_int, default=3, help="samples shown per step (default 3)")
+    d.set_defaults(func=_diff)
+
 
 def _add_plugin_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
@@ -138,6 +154,15 @@ def _process(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diff(args: argparse.Namespace) -> int:
+    result = diff_runs(args.run_a, args.run_b, samples=args.samples)
+    print(format_diff(result))
+    if args.html:
+        write_html(result, args.html)
+        print(f"\nwrote {args.html}")
+    return 0
+
+
 def _expand_inputs(paths: list[str]) -> list[str]:
     out: list[str] = []
     for p in paths:
@@ -174,6 +199,8 @@ def _steps(args: argparse.Namespace) -> int:
             print(f"  {p.describe()}")
         if spec.rules:
             print("\nrules:\n" + "\n".join(f"  {r.text}" for r in spec.rules))
+        print("\ntext: " + ("any shape (a string, a list of lines, or absent)" if spec.any_text else
+                            "a string; pages whose text is a list or absent are quarantined before this step"))
         if spec.targets:
             print(f"\ntargets (toy-pool labels): {describe_targets(spec.targets)}")
         if not spec.builtin:

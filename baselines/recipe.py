@@ -74,6 +74,10 @@ class StepConfig:
     def targets(self) -> tuple[str, ...]:
         return self.spec.targets
 
+    @property
+    def any_text(self) -> bool:
+        return self.spec.any_text
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -217,17 +221,24 @@ def parse_recipe(data: Any, *, source: str, text: str, default_name: str, source
 
 
 def _check_language_ids(steps: list[StepConfig], source: str) -> None:
-    """Each `language_filter` reads a key that a `detect_lang_whole_page_enricher` before it writes."""
+    """Each `language_filter` reads a key that a `detect_lang_whole_page_enricher` before it writes
+    (`KEY_PREFIX_MODEL`, fasttext or langdetect). A paragraph enricher's key does not count: its values
+    are not probabilities, so DCLM's filter would fail on every page."""
     written: set[str] = set()
+    paragraph: set[str] = set()
     for s in steps:
         values = s.spec.with_defaults(s.params)
         if s.func == "detect_lang_whole_page_enricher":
             written.add(f"{values['key_prefix']}_{values['model']}")
+        elif s.func == "detect_lang_paragraph_enricher":
+            paragraph.add(f"{values['key_prefix']}_{values['model']}")
         elif s.func == "language_filter" and values["key"] not in written:
+            why = (" (a detect_lang_paragraph_enricher writes it, but its values are per-sentence averages, "
+                   "not probabilities)" if values["key"] in paragraph else "")
             raise ConfigError(
                 f"{source}: step {s.label} reads the language id {values['key']!r}, but no "
-                f"detect_lang_whole_page_enricher before it writes that key (it writes KEY_PREFIX_fasttext); "
-                f"add one before it, or set language_filter's 'key' to match")
+                f"detect_lang_whole_page_enricher before it writes that key{why} (it writes KEY_PREFIX_MODEL, "
+                f"e.g. language_id_whole_page_langdetect); add one before it, or set language_filter's 'key' to match")
 
 
 def _load_recipe_plugins(entries: Any, source: str) -> None:

@@ -141,6 +141,10 @@ class StepSpec:
     files: Mapping[str, Resolver] = field(default_factory=dict)  # parameters naming files read
     state: tuple[str, ...] = ()  # parameters naming a directory the step keeps state in (read and written)
     rules: tuple[Rule, ...] = ()  # cross-parameter conditions, checked after each parameter's type and range
+    # The step handles pages whose text is not a str (a list of lines between DCLM's split_lines_modifier
+    # and join_lines_modifier, or absent before key_name_modifier); the runner quarantines such a page
+    # before any step without it.
+    any_text: bool = False
 
     @property
     def builtin(self) -> bool:
@@ -197,7 +201,7 @@ _REGISTRY: dict[str, StepSpec] = {}
 def step(kind: StepKind | str, *, name: str | None = None, targets: tuple[str, ...] = (),
          files: Iterable[str] | Mapping[str, Resolver] = (), state: tuple[str, ...] = (),
          ranges: Mapping[str, Range | tuple[float | None, float | None]] | None = None,
-         rules: Iterable[Rule] = ()) -> Callable:
+         rules: Iterable[Rule] = (), any_text: bool = False) -> Callable:
     """Register a factory as a recipe step named after the function (or `name`).
 
     `targets`: document labels the step is meant to catch ("!label": every
@@ -208,6 +212,8 @@ def step(kind: StepKind | str, *, name: str | None = None, targets: tuple[str, .
     writes (its path and content stay out of the recipe id). `ranges`: the
     numbers each numeric parameter accepts (a `Range`, or `(low, high)`
     inclusive with None for unbounded). `rules`: `Rule`s over several parameters.
+    `any_text`: the step handles pages whose `text` is not a str (a list of lines, or absent);
+    without it the runner quarantines such a page before the step.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
@@ -232,7 +238,7 @@ def step(kind: StepKind | str, *, name: str | None = None, targets: tuple[str, .
         summary = (inspect.getdoc(factory) or "").split("\n\n")[0].replace("\n", " ")
         _REGISTRY[step_name] = StepSpec(step_name, kind, factory, params, summary, tuple(targets),
                                         factory.__module__, {k: v or as_path for k, v in resolvers.items()},
-                                        tuple(state), tuple(rules))
+                                        tuple(state), tuple(rules), any_text)
         return factory
 
     return register

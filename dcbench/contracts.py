@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     from dcbench.stages import GlobalContext
@@ -20,6 +20,40 @@ if TYPE_CHECKING:
 Page = dict[str, Any]
 # DCLM's mapper contract: [] removes the page, [page] keeps it (maybe modified), more split it.
 Mapper = Callable[[Page], list[Page]]
+# Optional on a filter's mapper: `explain(page)` says, for a page the mapper removed, the rule's measured
+# value against its threshold ("alphabetic word ratio 0.31 > 0.2"). The runner calls it only on removed
+# pages (so a filter pays nothing for the pages it keeps); steps without it are recorded by label alone.
+Explain = Callable[[Page], str]
+_M = TypeVar("_M", bound=Callable[..., Any])
+
+
+def explained_by(explain: Explain) -> Callable[[_M], _M]:
+    """Decorate a mapper with the `explain` that says why it removed a page."""
+    def attach(mapper: _M) -> _M:
+        mapper.explain = explain  # type: ignore[attr-defined]
+        return mapper
+    return attach
+
+
+def because(what: str, value: float, op: str, limit: float | str) -> str:
+    """An explanation as the rule compares: "alphabetic word ratio 0.31 > 0.2". The limit is printed
+    exactly (as configured); the value to 4 significant digits, or in full where that would print
+    it equal to the limit."""
+    def num(x: float | str, digits: str = "") -> str:
+        return x if isinstance(x, str) else f"{x:,}" if isinstance(x, int) else f"{x:{digits}}" if digits else repr(x)
+    shown, limit_shown = num(value, ".4g"), num(limit)
+    return f"{what} {num(value) if shown == limit_shown else shown} {op} {limit_shown}"
+
+
+def why_removed(mapper: Mapper, page: Page) -> str:
+    """The mapper's explanation of a removal ("" when it has none, or its `explain` fails)."""
+    explain = getattr(mapper, "explain", None)
+    if explain is None:
+        return ""
+    try:
+        return str(explain(page))
+    except Exception as e:  # an explanation never costs a page or a shard
+        return f"(no explanation: {type(e).__name__}: {e})"
 
 
 class StepKind(StrEnum):
@@ -52,6 +86,10 @@ class StepInfo(Protocol):
 
     @property
     def targets(self) -> tuple[str, ...]: ...  # labels (see `DocLabels`) it is meant to catch; "!x": all but x
+
+    # Optional: True when the step handles pages whose "text" is not a str (a list of lines, or
+    # absent); the runner reads it with a default of False and quarantines such pages before other steps.
+    # any_text: bool
 
 
 @runtime_checkable

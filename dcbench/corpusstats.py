@@ -4,7 +4,9 @@ Three measures, each counted into fixed bins so that a shard's statistics
 take the same small space however large the shard, and shards add up like
 `StepStats`:
 
-* `words`: words per document (whitespace-separated), in log-spaced bins;
+* `words`: words per document (whitespace-separated; a text held as a list of
+  lines counts the words of every line; a page without text is not counted),
+  in log-spaced bins;
 * `language`: the English score of fastText language id, read from the field
   `detect_lang_whole_page_enricher` writes (`language_id_whole_page_fasttext`,
   `{lang: p}`; 0 when another language comes first);
@@ -45,6 +47,8 @@ class Measure:
     def value(self, page: Page) -> float | None:
         if self.name == "words":
             text = page.get("text")
+            if isinstance(text, list):  # lines (DCLM's split_lines_modifier): the words of all of them
+                return float(sum(len(t.split()) for t in text if isinstance(t, str)))
             return float(len(text.split())) if isinstance(text, str) else None
         if self.name == "language":
             scores = page.get(LANGUAGE_FIELD)

@@ -22,6 +22,7 @@ from typing import Any
 import fsspec
 
 from dcbench.atomic import TEMP_MARK, write_atomic
+from dcbench.cache import cache_dir
 from dcbench.errors import DataError
 from dcbench.manifest import MANIFEST_NAME, Manifest, ShardEntry, content_id
 from dcbench.shards import sha256_of, shard_format, shard_stem
@@ -120,7 +121,7 @@ def _cache_key(uri: str, info: dict[str, Any]) -> str | None:
 def _cache_path(manifest_uri: str) -> Path:
     where = manifest_uri if "://" in manifest_uri else os.path.abspath(manifest_uri)
     name = hashlib.sha256(where.encode()).hexdigest()[:16]
-    return Path(os.environ.get("DCBENCH_CACHE", "~/.cache/dcbench")).expanduser() / VERIFIED_DIR / f"{name}.json"
+    return cache_dir() / VERIFIED_DIR / f"{name}.json"
 
 
 def _load_cache(path: Path) -> dict[str, str]:

@@ -5,6 +5,10 @@ Reading never loses a record silently: anything that is not a usable
 document comes back as a `Bad` with the reason, for the caller to quarantine
 and count. Writing is atomic (`dcbench.atomic`) and deterministic
 (no timestamps in gzip headers), so equal documents give equal bytes.
+A `text` that is a list of lines (a stage between DCLM's split_lines_modifier
+and join_lines_modifier) round-trips in every format; in parquet, a `text`
+column mixing strings and lists is stored as JSON text and named in the
+file's schema metadata, so a reader gets each value back as it was.
 """
 
 from __future__ import annotations
@@ -196,11 +200,30 @@ def _parquet_records(uri: str) -> Iterator[tuple[int, dict[str, Any] | Bad]]:
         except Exception as e:  # pyarrow raises ArrowInvalid/OSError for non-parquet bytes
             yield -1, Bad(-1, f"unreadable parquet file: {e}", "")
             return
+        json_columns = _json_columns(pf.schema_arrow.metadata)
         index = 0
         for batch in pf.iter_batches(batch_size=1024):
             for rec in batch.to_pylist():
-                yield index, rec
+                yield index, _decode_json_columns(rec, json_columns)
                 index += 1
+
+
+# A parquet column whose values share no one type is stored as one JSON text per value, and named under
+# this schema metadata key. Only `text` is stored so: between DCLM's split_lines_modifier and
+# join_lines_modifier a stage's output mixes texts that are strings with texts that are lists of lines.
+_JSON_COLUMNS_KEY = b"dcbench:json_columns"
+_JSON_ALLOWED = ("text",)
+
+
+def _json_columns(metadata: dict[bytes, bytes] | None) -> tuple[str, ...]:
+    return tuple(json.loads(metadata[_JSON_COLUMNS_KEY])) if metadata and _JSON_COLUMNS_KEY in metadata else ()
+
+
+def _decode_json_columns(rec: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
+    for key in columns:
+        if isinstance(rec.get(key), str):
+            rec[key] = json.loads(rec[key])
+    return rec
 
 
 # ------------------------------------------------------------------ writing
@@ -262,27 +285,33 @@ def _write_parquet(out: _HashingWriter, docs: Iterable[dict[str, Any]], records:
 
     rows = list(docs)
     table = _union_table(rows) if rows else pa.table({"text": pa.array([], pa.string())})
+    json_columns = _json_columns(table.schema.metadata)
     for batch in table.to_batches():  # hash the records as a reader gets them back: every key in every row
         for rec in batch.to_pylist():
-            records.update((dumps(rec) + "\n").encode("utf-8"))
+            records.update((dumps(_decode_json_columns(rec, json_columns)) + "\n").encode("utf-8"))
     pq.write_table(table, out, compression="zstd")
     return len(rows)
 
 
 def _union_table(rows: list[dict[str, Any]]) -> Any:
     """A table with a column for every top-level key of any row (in order of first appearance;
-    null where a row lacks it), or a DataError naming a key whose values share no one type."""
+    null where a row lacks it), or a DataError naming a key whose values share no one type
+    (`text` excepted: strings mixed with lists of lines are stored as JSON, see `_JSON_COLUMNS_KEY`)."""
     import pyarrow as pa
 
     keys = list(dict.fromkeys(k for row in rows for k in row))
-    columns = {}
+    columns, as_json = {}, []
     for key in keys:
         try:
             columns[key] = pa.array([row.get(key) for row in rows])
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as e:
-            raise DataError(f"--format parquet: key {key!r} holds values of different types across documents "
-                            f"({str(e).splitlines()[0]}); write this dataset with --format jsonl.gz") from e
-    return pa.table(columns)
+            if key not in _JSON_ALLOWED:
+                raise DataError(f"--format parquet: key {key!r} holds values of different types across documents "
+                                f"({str(e).splitlines()[0]}); write this dataset with --format jsonl.gz") from e
+            columns[key] = pa.array([None if key not in row else dumps(row[key]) for row in rows], pa.string())
+            as_json.append(key)
+    table = pa.table(columns)
+    return table.replace_schema_metadata({_JSON_COLUMNS_KEY: json.dumps(as_json).encode()}) if as_json else table
 
 
 def records_sha256(uri: str) -> str:

@@ -137,6 +137,10 @@ def describe_targets(targets: Collection[str], sep: str = ", ") -> str:
 
 def sample(page: Page, labels: Collection[str] | None) -> dict[str, Any]:
     """What a report shows of a removed page: where it came from, its labels, its start."""
-    text = page.get("text", "")
+    text = page.get("text")
+    if isinstance(text, list):  # lines, between DCLM's split_lines_modifier and join_lines_modifier
+        text = "\n".join(t for t in text if isinstance(t, str))
+    elif not isinstance(text, str):
+        text = ""
     return {"url": page.get("url") or page.get("metadata", {}).get("WARC-Target-URI"),
             "labels": None if labels is None else list(labels), "text": text[:SAMPLE_CHARS], "chars": len(text)}

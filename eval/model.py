@@ -35,6 +35,7 @@ from typing import Any, Callable
 
 import torch
 
+from dcbench.cache import neox_tokenizer_path
 from dcbench.errors import ConfigError, DataError
 from dcbench.manifest import MANIFEST_NAME, Manifest
 from dcbench.training.model import KVCache, OpenLM
@@ -269,7 +270,7 @@ def _find_tokens_dir(tokens_id: str | None, run_dir: Path | None, hints: list[st
 
 
 def _neox_default() -> Path:
-    return Path(os.environ.get("DCBENCH_CACHE", "~/.cache/dcbench")).expanduser() / "tokenizers" / "gpt-neox-20b.json"
+    return neox_tokenizer_path()
 
 
 def _pick_tokenizer(given, run_dir: Path | None, model_dir: Path | None, tokens_dir: Path | None,

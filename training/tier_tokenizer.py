@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dcbench.atomic import write_atomic
+from dcbench.cache import neox_tokenizer_path
 from dcbench.errors import ConfigError, DataError
 from dcbench.tiers import TOKENIZER_SHA256
 from dcbench.training.tokenizer import file_sha256
 
-DEFAULT_TOKENIZER = (Path(os.environ.get("DCBENCH_CACHE", "~/.cache/dcbench")).expanduser()
-                     / "tokenizers" / "gpt-neox-20b.json")
+DEFAULT_TOKENIZER = neox_tokenizer_path()
 NEOX = "gpt-neox-20b"
 SHIPPED_DIR = Path(__file__).resolve().parent / "data"
 OUT_NAME = "tokenizer.json"

@@ -228,6 +228,24 @@ def partition_expected_ngrams(expected_ngrams: int, num_partitions: int) -> int:
     return max(1, math.ceil(share + 4.0 * math.sqrt(share)))
 
 
+MAX_PARTITIONS = 4096
+
+
+def auto_partitions(expected_ngrams: int, fp_rate: float, driver_free: int, node_memory: Sequence[int]) -> int:
+    """`partitions: auto`: 1 (one filter in the driver, the fastest) when the whole filter takes at most
+    half the driver's free memory; else the fewest partitions whose filters each take at most 80% of the
+    largest node's memory (the plan then checks that they all fit the cluster)."""
+    total = BloomFilter.required_bytes(expected_ngrams, fp_rate)
+    if total <= driver_free // 2:
+        return 1
+    biggest = 0.8 * max(node_memory, default=0)
+    parts = max(2, math.ceil(total / biggest)) if biggest > 0 else MAX_PARTITIONS
+    while parts < MAX_PARTITIONS and BloomFilter.required_bytes(partition_expected_ngrams(expected_ngrams, parts),
+                                                                fp_rate) > biggest:
+        parts += 1
+    return parts
+
+
 def partition_path(directory: str | Path, index: int, num_partitions: int) -> Path:
     """Where partition `index` of `num_partitions` is saved (the count is in the name: a
     filter set only continues with the same P, since P decides the routing)."""

@@ -42,6 +42,7 @@ import xxhash
 
 from dcbench.atomic import open_atomic
 from dcbench.errors import ConfigError, DataError
+from dcbench.estimate import available_memory_bytes, human_bytes
 
 MAGIC = b"DCBBLOOM"
 FORMAT_VERSION = 1
@@ -196,57 +197,12 @@ def _bits_bytes(m: int) -> int:
     return 8 * ((m + 63) // 64)
 
 
-def _read_int(path: str) -> int | None:
-    try:
-        with open(path) as f:
-            value = int(f.read().strip())
-    except (OSError, ValueError):
-        return None
-    return value
-
-
-def available_memory_bytes() -> int | None:
-    """Memory this process can still take: MemAvailable (or sysconf's available pages),
-    capped by a cgroup limit when one is set; None when it cannot be told."""
-    avail: int | None = None
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    avail = int(line.split()[1]) * 1024
-                    break
-    except (OSError, ValueError, IndexError):
-        avail = None
-    if avail is None:
-        try:
-            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (ValueError, OSError, AttributeError):
-            avail = None
-    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
-        limit, usage = _read_int(limit_file), _read_int(usage_file)
-        if limit is not None and usage is not None and limit < 1 << 60:
-            room = max(limit - usage, 0)
-            avail = room if avail is None else min(avail, room)
-            break
-    return avail
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if abs(n) < 1024 or unit == "PiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"  # pragma: no cover
-
-
 def ensure_memory(needed: int, available: int | None, what: str, advice: str) -> None:
     if available is None:
         available = available_memory_bytes()
     if available is not None and needed > available:
         raise ConfigError(
-            f"{what} needs {_human(needed)} ({needed:,} bytes) of memory but only {_human(available)} "
+            f"{what} needs {human_bytes(needed)} ({needed:,} bytes) of memory but only {human_bytes(available)} "
             f"({available:,} bytes) is available; {advice}")
 
 
@@ -301,7 +257,7 @@ class BloomFilter:
 
     def __repr__(self) -> str:
         return (f"BloomFilter(m={self.m:,} bits, k={self.k}, seed={self.seed}, inserted={self.count:,}, "
-                f"{_human(self.nbytes)})")
+                f"{human_bytes(self.nbytes)})")
 
     # -- positions
 

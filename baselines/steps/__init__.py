@@ -4,4 +4,4 @@ Step names and parameter names follow DCLM's mappers, so a DCLM recipe
 reads the same here.
 """
 
-from dcbench.baselines.steps import urls, langid, content, repetition, lines, dedup, quality, prox  # noqa: F401
+from dcbench.baselines.steps import urls, langid, content, repetition, lines, dedup, quality, prox, pagekeys, sources, metadata, enrichers  # noqa: F401

@@ -1,5 +1,6 @@
-"""What the global steps share: reading a shard's good documents, and a
-global step whose decision is a set of document positions to drop."""
+"""What the global steps share: reading a shard's good documents (those its
+`apply()` will see, in the same order), and a global step whose decision is a
+set of document positions to drop."""
 
 from __future__ import annotations
 
@@ -14,8 +15,12 @@ from dcbench.shards import Bad, read_shard, shard_stem
 from dcbench.stages import GlobalContext
 
 
-def good_docs(uri: str) -> Iterator[Page]:
-    return (d for d in read_shard(uri) if not isinstance(d, Bad))
+def good_docs(uri: str, any_text: bool = False) -> Iterator[Page]:
+    """The documents of a shard that the stage's first step is applied to, in file order, so that
+    positions in a decision match the order `apply()` sees them: every readable record for a
+    step registered with `any_text` (its text may be a list of lines, or absent), else only those
+    whose text is a str (the runner quarantines the others before such a step)."""
+    return (d for d in read_shard(uri, require_text=not any_text) if not isinstance(d, Bad))
 
 
 def drop_by_index(decision: dict[str, Any]) -> Mapper:

@@ -1,16 +1,20 @@
-"""Line modifiers of DCLM's RefinedWeb recipe, with DCLM's exact behaviour.
+"""Line modifiers of DCLM's RefinedWeb and C4 recipes, with DCLM's exact behaviour.
 
-All of them work on the lines of ``text.split("\\n")`` (only LF separates
-lines; a CR stays part of its line) and drop a page whose text ends up empty.
-They differ in details that matter for exact reproduction:
+All but citation_removal_modifier (a regex over the whole text) work on the
+lines of ``text.split("\\n")`` (only LF separates lines; a CR stays part of
+its line), and all but within_page_dedup drop a page whose text ends up
+empty. They differ in details that matter for exact reproduction:
 
 * uppercase_ratio_line_modifier, numeric_ratio_line_modifier,
   counter_line_modifier and substring_line_modifier strip the rebuilt text
-  (``str.strip``); line_length_modifier does not.
-* Empty lines are always kept (they do not count as "short" or "uppercase").
+  (``str.strip``); line_length_modifier, punctuation_line_modifier,
+  word_length_modifier and citation_removal_modifier do not.
+* Empty lines are always kept (they do not count as "short" or "uppercase"),
+  but a line of spaces is a line like any other.
 * substring_line_modifier's banlist items are regular expressions, used
   unescaped (``.`` in "Read more..." matches any character) and, unless
   case-sensitive, lowercased before compiling, exactly as DCLM does.
+* within_page_dedup (C4's rule) never drops a page, even an empty one.
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ import re
 from typing import Literal
 
 from dcbench.baselines.registry import FRACTION, NON_NEGATIVE, Mapper, Page, ordered, step
+from dcbench.baselines.steps.content import WordModel, split_words
+from dcbench.baselines.units import normalize_whitespace_and_lowercase, split_paragraphs
 
 TEXT_KEY = "text"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _rebuilt(page: Page, lines: list[str], strip: bool = True) -> list[Page]:
@@ -196,5 +203,130 @@ def substring_line_modifier(
                     continue
             kept.append(line)
         return _rebuilt(page, kept)
+
+    return modify
+
+
+# ---------------------------------------------------------------- C4's rules
+
+
+@step("modifier")
+def citation_removal_modifier() -> Mapper:
+    """Delete Wikipedia-style citation marks "[12]", "[]", "[edit]" and "[citation needed]" (DCLM citation_removal_modifier).
+
+    Matching is case-sensitive ("[Edit]" stays) and `\\d` takes any Unicode
+    digit ("[٣]" goes). Nothing else changes: the text is not stripped, so a
+    page left as spaces stays; a page left empty is dropped.
+    """
+    citation = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]")
+
+    def modify(page: Page) -> list[Page]:
+        text = citation.sub("", page[TEXT_KEY])
+        if text == "":
+            return []
+        page[TEXT_KEY] = text
+        return [page]
+
+    return modify
+
+
+# What DCLM's regex `[.!?"\u2026]\s*$` finds at a line's end: `\s` and `str.rstrip()` agree on
+# Unicode whitespace, so "the stripped line ends with one of these" is the same test, in linear time.
+_END_PUNCTUATION = ('.', '!', '?', '"', "\u2026")
+_ELLIPSES = ("...", "\u2026")
+
+
+@step("modifier")
+def punctuation_line_modifier(*, remove_ellipses: bool = False) -> Mapper:
+    """Keep only lines ending in terminal punctuation (. ! ? " or …), and empty lines (DCLM punctuation_line_modifier).
+
+    Trailing whitespace after the mark is allowed (any Unicode space); a line
+    of only spaces is removed, an empty line stays. With `remove_ellipses`
+    (C4's rule, as in DCLM's c4.yaml) lines ending in "..." or "…" are removed
+    too. The text is not stripped; a page left empty is dropped.
+    """
+
+    def keep(line: str) -> bool:
+        if not line:
+            return True
+        end = line.rstrip()
+        return end.endswith(_END_PUNCTUATION) and not (remove_ellipses and end.endswith(_ELLIPSES))
+
+    def modify(page: Page) -> list[Page]:
+        lines = page[TEXT_KEY].split("\n")
+        kept = [line for line in lines if keep(line)]
+        if len(kept) == len(lines):
+            return [page] if page[TEXT_KEY] else []
+        return _rebuilt(page, kept, strip=False)
+
+    return modify
+
+
+@step("modifier", ranges={"max_length": NON_NEGATIVE})
+def word_length_modifier(*, max_length: int | float = 1000, model: WordModel = "fasttext",
+                         ignore_punctuation: bool = False, ignore_whitespace: bool = True) -> Mapper:
+    """Remove lines holding a word longer than max_length characters (DCLM word_length_modifier).
+
+    Words are DCLM's `split_words` tokens of the line (`model`: fastText by
+    default, which splits only at ASCII spaces and NUL; `split` is
+    `str.split()`, any Unicode space; `uniseg` is UAX #29 words), filtered by
+    `ignore_punctuation` / `ignore_whitespace` as in DCLM. A word of exactly
+    max_length stays. Lines with no words (empty or spaces) stay. The text is
+    not stripped; a page left empty is dropped. With fastText a text holding
+    lone surrogates raises (DCLM drops such a page as an error; here it is
+    quarantined).
+    """
+    if model == "fasttext":
+        def check(text: str) -> None:
+            if _SURROGATE.search(text):
+                raise ValueError("text has lone surrogates (invalid Unicode); fastText cannot tokenize it")
+    else:
+        def check(text: str) -> None:
+            return None
+
+    def fits(line: str) -> bool:
+        # A word is a piece of its line, so a line no longer than max_length always fits.
+        if len(line) <= max_length:
+            return True
+        return all(len(w) <= max_length for w in split_words(line, model, ignore_punctuation, ignore_whitespace))
+
+    def modify(page: Page) -> list[Page]:
+        text = page[TEXT_KEY]
+        check(text)
+        lines = text.split("\n")
+        kept = [line for line in lines if fits(line)]
+        if len(kept) == len(lines):
+            return [page] if text else []
+        return _rebuilt(page, kept, strip=False)
+
+    return modify
+
+
+@step("modifier", targets=("repeated_lines", "repeated_paragraphs"))
+def within_page_dedup(*, granularity: Literal["line", "paragraph"] = "line", normalize: bool = True) -> Mapper:
+    """Remove repeats of a line or paragraph within the page, keeping the first (DCLM within_page_dedup).
+
+    Units are the pieces between "\\n" (`line`) or "\\n\\n" (`paragraph`),
+    rejoined with the same separator. With `normalize` units compare
+    stripped and lowercased, and units that are blank then are never removed;
+    without it they compare exactly and only empty units are never removed
+    (a repeated line of spaces is). The page is never dropped, even when its
+    text is empty. DCLM accepts only these two granularities (any other
+    fails on every page there); here it is refused when the recipe loads.
+    """
+    sep = "\n" if granularity == "line" else "\n\n"
+
+    def modify(page: Page) -> list[Page]:
+        units = split_paragraphs(page[TEXT_KEY], paragraph_end=sep, remove_empty=False)
+        seen: set[str] = set()
+        kept = []
+        for unit in units:
+            key = normalize_whitespace_and_lowercase(unit) if normalize else unit
+            if not key or key not in seen:
+                kept.append(unit)
+                seen.add(key)
+        if len(kept) < len(units):
+            page[TEXT_KEY] = sep.join(kept)
+        return [page]
 
     return modify

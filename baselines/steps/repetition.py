@@ -1,4 +1,5 @@
-"""Gopher repetition checks, as DCLM's `massive_web_repetition_filters` runs them.
+"""Gopher repetition checks, as DCLM's `massive_web_repetition_filters` runs them, and
+DCLM's `repetition_filter`, which runs one such check with any threshold.
 
 The checks, in DCLM's order; the first one that fails drops the page:
 
@@ -46,11 +47,13 @@ from __future__ import annotations
 
 from collections import Counter
 from itertools import count
+from typing import Any, Literal
 
 import numpy as np
 
-from dcbench.baselines.registry import Mapper, Page, step
+from dcbench.baselines.registry import NON_NEGATIVE, Mapper, Page, Range, Rule, step
 from dcbench.baselines.text import split_words
+from dcbench.contracts import because, explained_by
 
 TEXT_KEY = "text"
 
@@ -75,10 +78,146 @@ def massive_web_repetition_filters(*, skip_paragraph: bool = False) -> Mapper:
     out the two paragraph checks.
     """
 
+    def why(page: Page) -> str:
+        text = page[TEXT_KEY]
+        return explain_failure(text, repetition_failure(text, skip_paragraph))
+
+    @explained_by(why)
     def keep(page: Page) -> list[Page]:
         return [page] if repetition_failure(page[TEXT_KEY], skip_paragraph) is None else []
 
     return keep
+
+
+def _default_ratio_known(values: dict[str, Any]) -> bool:
+    n = values["granularity"]
+    return isinstance(n, str) or values["ngram_char_ratio"] is not None or n in NGRAM_DEFAULT_RATIO
+
+
+NGRAM_DEFAULT_RATIO = {**dict.fromkeys(TOP_NGRAM_MAX, "most_common"), **dict.fromkeys(DUPLICATE_NGRAM_MAX, "all")}
+
+
+@step("filter", targets=("repeated_lines", "repeated_paragraphs", "repeated_ngrams"),
+      ranges={"granularity": Range(1, None), "max_fraction": NON_NEGATIVE},
+      rules=[Rule("granularity 2..10 when ngram_char_ratio is null", _default_ratio_known)])
+def repetition_filter(
+    *,
+    granularity: Literal["line", "paragraph"] | int,
+    max_fraction: float,
+    count_characters: bool = True,
+    ngram_char_ratio: Literal["most_common", "all"] | None = None,
+    ignore_case: bool = False,
+) -> Mapper:
+    """Drop pages whose repeated lines, paragraphs or word n-grams exceed max_fraction (DCLM repetition_filter: one Gopher check).
+
+    `line` / `paragraph`: the pieces between \\n / \\n\\n, stripped, empty
+    ones left out; 0 pieces drop the page, 1 passes. Fraction = pieces that
+    occur more than once / pieces, or with `count_characters` (default) their
+    characters (length x occurrences) / characters of all pieces.
+    An integer n: word n-grams, words being the UAX #29 segments that start
+    with an alphanumeric character, as uniseg 0.10.1 (and 0.7.2) splits them,
+    the versions DCLM's published results match (uniseg 0.8.1 also splits at
+    U+2019). `most_common` (default for n = 2..4): characters of the longest
+    n-gram among those tied at the top count x that count / characters of all
+    words; `all` (default for 5..10): characters of the words covered by an
+    n-gram occurring more than once / characters of all words. Fewer than n
+    words, or no n-gram occurring twice, passes. `ignore_case` lowercases the
+    text first. A fraction equal to max_fraction passes; an empty page is dropped.
+    Stricter than DCLM: n outside 2..10 without ngram_char_ratio, and a
+    negative max_fraction, are refused before any work (DCLM fails on every page).
+    """
+
+    what = (f"duplicate {granularity} {'character' if count_characters else 'count'} fraction"
+            if isinstance(granularity, str) else
+            f"{'top' if (ngram_char_ratio or NGRAM_DEFAULT_RATIO[granularity]) == 'most_common' else 'duplicate'} "
+            f"{granularity}-gram character fraction")
+
+    def why(page: Page) -> str:
+        fraction = measure(page[TEXT_KEY])
+        return f"no {granularity}s" if fraction is None else because(what, fraction, ">", max_fraction)
+
+    def measure(text: str) -> float | None:
+        if ignore_case:
+            text = text.lower()
+        if isinstance(granularity, str):
+            fractions = _duplicate_fractions(text, "\n\n" if granularity == "paragraph" else "\n")
+            return None if fractions is None else fractions[1] if count_characters else fractions[0]
+        return ngram_fraction(_words(text), granularity, ngram_char_ratio or NGRAM_DEFAULT_RATIO[granularity])
+
+    @explained_by(why)
+    def keep(page: Page) -> list[Page]:
+        text = page[TEXT_KEY]
+        if text == "":
+            return []
+        if ignore_case:
+            text = text.lower()
+        if isinstance(granularity, str):
+            fractions = _duplicate_fractions(text, "\n\n" if granularity == "paragraph" else "\n")
+            if fractions is None:
+                return []
+            fraction = fractions[1] if count_characters else fractions[0]
+        else:
+            fraction = ngram_fraction(_words(text), granularity, ngram_char_ratio or NGRAM_DEFAULT_RATIO[granularity])
+        return [] if fraction > max_fraction else [page]
+
+    return keep
+
+
+class _Words:
+    """A text's n-gram words as numbers (equal words, equal numbers) and their lengths."""
+
+    __slots__ = ("ids", "lengths", "vocab", "total")
+
+    def __init__(self, words: list[str]) -> None:
+        number = dict(zip(dict.fromkeys(words), count()))
+        self.vocab = len(number)
+        self.ids = np.fromiter(map(number.__getitem__, words), dtype=np.int64, count=len(words))
+        self.lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        self.total = int(self.lengths.sum())
+
+
+_last_words: list = [None, None]  # the last text seen and its _Words: consecutive steps share them
+
+
+def _words(text: str) -> _Words:
+    """DCLM's n-gram words of `text`, prepared once for consecutive repetition_filter steps (the cache
+    holds a reference to the text, so an identity check is safe)."""
+    if _last_words[0] is not text:
+        _last_words[:] = [text, _Words(split_words(text, ignore_punctuation=True, ignore_whitespace=True))]
+    return _last_words[1]
+
+
+def ngram_fraction(words: list[str] | _Words, n: int, ratio: str) -> float:
+    """DCLM's repeated n-gram character fraction of `words` (`most_common` or `all`); 0 when no n-gram repeats.
+
+    The n-grams are numbered without building tuples: number the words, then
+    n - 1 times pair each (k-gram number, next word) and renumber (`_number`),
+    keeping only the starts whose k-gram repeats (no other n-gram can).
+    """
+    w = words if isinstance(words, _Words) else _Words(words)
+    n_words = w.ids.size
+    if n_words < n or w.vocab == n_words:  # too few words, or none repeats (so no n-gram does)
+        return 0.0
+    starts = np.arange(n_words - n + 1)
+    keys = w.ids[starts]
+    for k in range(1, n + 1):
+        grams, occurrences = _number(keys)
+        repeated = occurrences > 1
+        if not repeated.any():
+            return 0.0
+        starts, grams, occurrences = starts[repeated], grams[repeated], occurrences[repeated]
+        if k < n:
+            keys = grams * w.vocab + w.ids[starts + k]
+    if ratio == "most_common":
+        ends = np.zeros(n_words + 1, dtype=np.int64)  # ends[i] = characters in words[:i]
+        np.cumsum(w.lengths, out=ends[1:])
+        top = int(occurrences.max())
+        tied = starts[occurrences == top]
+        return int((ends[tied + n] - ends[tied]).max()) * top / w.total
+    delta = np.zeros(n_words + 1, dtype=np.int64)  # +1 where a repeated n-gram starts, -1 after it
+    delta[starts] += 1
+    delta[starts + n] -= 1
+    return int(w.lengths[np.cumsum(delta[:n_words]) > 0].sum()) / w.total
 
 
 def repetition_failure(text: str, skip_paragraph: bool = False) -> str | None:
@@ -105,6 +244,29 @@ def repetition_failure(text: str, skip_paragraph: bool = False) -> str | None:
     if paragraphs is not None and paragraphs[1] > PARAGRAPH_CHARS_MAX:
         return "paragraph_chars"
     return ngram_failure(split_words(text, ignore_punctuation=True, ignore_whitespace=True))
+
+
+_CHECKS = {"line_count": ("\n", 0, "duplicate line fraction", LINE_COUNT_MAX),
+           "paragraph_count": ("\n\n", 0, "duplicate paragraph fraction", PARAGRAPH_COUNT_MAX),
+           "line_chars": ("\n", 1, "duplicate line character fraction", LINE_CHARS_MAX),
+           "paragraph_chars": ("\n\n", 1, "duplicate paragraph character fraction", PARAGRAPH_CHARS_MAX)}
+
+
+def explain_failure(text: str, failure: str | None) -> str:
+    """The measured value of the check `repetition_failure` named, against its threshold."""
+    if failure is None or failure == "empty":
+        return "passes every check" if failure is None else "empty text"
+    if failure in _CHECKS:
+        sep, which, what, limit = _CHECKS[failure]
+        fractions = _duplicate_fractions(text, sep)
+        return f"no {what.split()[1]}s" if fractions is None else because(what, fractions[which], ">", limit)
+    kind, n = failure.split("_")[0], int(failure.rsplit("_", 1)[1].removesuffix("gram"))
+    words = _Words(split_words(text, ignore_punctuation=True, ignore_whitespace=True))
+    if kind == "top":
+        return because(f"top {n}-gram character fraction", ngram_fraction(words, n, "most_common"), ">",
+                       TOP_NGRAM_MAX[n])
+    return because(f"duplicate {n}-gram character fraction", ngram_fraction(words, n, "all"), ">",
+                   DUPLICATE_NGRAM_MAX[n])
 
 
 def _duplicate_fractions(text: str, sep: str) -> tuple[float, float] | None:

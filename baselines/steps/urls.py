@@ -20,7 +20,8 @@ from typing import Iterable, Literal
 from urllib.parse import urlparse
 
 from dcbench.baselines.registry import AT_LEAST_ONE, Mapper, Page, step
-from dcbench.baselines.resources import DATA_DIR, read_word_list, resolve_data_file
+from dcbench.baselines.resources import DATA_DIR, read_banlist, resolve_data_file
+from dcbench.contracts import because, explained_by
 from dcbench.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def trie_pattern(words: Iterable[str]) -> str:
 # ------------------------------------------------------------- move_url_modifier
 
 
-@step("modifier")
+@step("modifier", any_text=True)  # also before key_name_modifier, when the text is under another key
 def move_url_modifier() -> Mapper:
     """Set `url` from `metadata['WARC-Target-URI']` (DCLM move_url_modifier; DCLM-Pool pages keep the URL there).
 
@@ -119,15 +120,23 @@ def url_substring_filter(
     keeps every page and logs one warning: our recipes use it for DCLM's 4.6M
     curated-domain list (`refinedweb_banned_domains_curated.txt`), which is not
     shipped. With the default `error`, a missing file stops the recipe before
-    any work starts. Blank lines of a file are skipped; pickled (.pkl) regexes
-    are not supported.
+    any work starts. A file is read as DCLM reads it: every line is an entry,
+    unstripped.
+
+    With `exact_domain_match` an empty entry (a blank line) stays, as in DCLM:
+    it drops pages whose URL has no domain part.
+
+    Stricter than DCLM: an empty banlist, or without `exact_domain_match` an
+    empty entry (as a regex alternative it matches every URL), is refused
+    before work; a `.pkl` file
+    must hold a pickled list/set of strings (read without running code):
+    DCLM's pickled compiled regex is refused, since unpickling it could run
+    arbitrary code. A pickled list may be used with `exact_domain_match`.
     """
     where = "url_substring_filter"
     if num_banned_substrs < 1:
         raise ConfigError(f"{where}: num_banned_substrs must be at least 1, got {num_banned_substrs}")
     if banlist_from_fname is not None:
-        if banlist_from_fname.endswith((".pkl", ".pickle")):
-            raise ConfigError(f"{where}: pickled banlists ({banlist_from_fname}) are not supported; give a .txt list")
         try:
             path = resolve_data_file(banlist_from_fname)
         except ConfigError:
@@ -141,15 +150,19 @@ def url_substring_filter(
                 f"{DATA_DIR / name} (DCLM's setup.py downloads refinedweb_banned_domains_curated.txt), "
                 f"or set if_missing: skip to run without this step"
             ) from None
-        words = list(read_word_list(str(path)))
+        try:
+            words = read_banlist(str(path))
+        except ConfigError as e:
+            raise ConfigError(f"{where}: {e}") from None
     elif banlist is not None:
         words = [banlist] if isinstance(banlist, str) else list(banlist)
     else:
         raise ConfigError(f"{where}: give banlist or banlist_from_fname")
     if not words:
         raise ConfigError(f"{where}: the banlist is empty")
-    if any(w == "" for w in words):
-        raise ConfigError(f"{where}: the banlist has an empty entry, which would match every URL")
+    if "" in words and not exact_domain_match:
+        line = f" (entry {words.index('') + 1} of {banlist_from_fname})" if banlist_from_fname is not None else ""
+        raise ConfigError(f"{where}: the banlist has an empty entry{line}, which would match every URL; remove it")
     if not case_sensitive:
         words = [w.lower() for w in words]
     drop_chars = list(ignore_chars or [])
@@ -164,6 +177,7 @@ def url_substring_filter(
     if exact_domain_match:
         banned = frozenset(words)
 
+        @explained_by(lambda page: f"domain {normalise(urlparse(page[URL_KEY]).netloc)!r} is on the banlist")
         def filter_domain(page: Page) -> list[Page]:
             netloc = urlparse(page[URL_KEY]).netloc
             return [] if normalise(netloc) in banned else [page]
@@ -175,9 +189,15 @@ def url_substring_filter(
         body = r"\b(?:" + body + r")\b"
     pattern = re.compile(body, 0 if case_sensitive else re.IGNORECASE)
 
+    def why(page: Page) -> str:
+        hits = sorted(set(pattern.findall(normalise(page[URL_KEY]))))
+        shown = ", ".join(map(repr, hits[:5])) + (", ..." if len(hits) > 5 else "")
+        return because(f"banned strings in the URL ({shown})", len(hits), ">=", num_banned_substrs)
+
     if num_banned_substrs == 1:
         search = pattern.search
 
+        @explained_by(why)
         def filter_any(page: Page) -> list[Page]:
             return [] if search(normalise(page[URL_KEY])) else [page]
 
@@ -185,6 +205,7 @@ def url_substring_filter(
 
     findall = pattern.findall
 
+    @explained_by(why)
     def filter_count(page: Page) -> list[Page]:
         hits = set(findall(normalise(page[URL_KEY])))
         return [] if len(hits) >= num_banned_substrs else [page]
@@ -219,15 +240,17 @@ def url_removal_modifier(*, tlds_filepath: str = "baselines/mappers/iana_tlds.tx
     "EXAMPLE.COM" stays. The IPv4 regex runs on every page. TLDs come from
     `tlds_filepath` (default: the shipped IANA list); entries are regex-escaped
     before the trie escapes them again, as in DCLM, so an entry containing a
-    regex metacharacter such as `-` can never match.
+    regex metacharacter such as `-` can never match. The file is read as DCLM
+    reads it (every line an entry, unstripped); stricter than DCLM, an empty
+    list or a blank line is refused before work.
     """
     try:
         path = resolve_data_file(tlds_filepath)
     except ConfigError as e:
         raise ConfigError(f"url_removal_modifier: {e}") from None
-    tlds = [re.escape(t) for t in read_word_list(str(path))]
-    if not tlds or any(t == "" for t in tlds):
-        raise ConfigError(f"url_removal_modifier: no usable TLDs in {path}")
+    tlds = [re.escape(t) for t in read_banlist(str(path))]
+    if not tlds or "" in tlds:
+        raise ConfigError(f"url_removal_modifier: no usable TLDs in {path}: the list is empty or has a blank line")
     tld_alt = trie_pattern(tlds)
     starts_with_tld = re.compile(tld_alt, re.IGNORECASE).match
     url_regex = re.compile(

@@ -139,7 +139,7 @@ def test_page_length_other_units():
 def test_page_length_bad_parameters():
     spec = get("page_length_filter")
     with pytest.raises(ConfigError, match=r"page_length_filter.*'length_type'"):
-        spec.build({"length_type": "sentence"})  # needs blingfire: not offered
+        spec.build({"length_type": "sentences"})
     with pytest.raises(ConfigError, match=r"page_length_filter.*'min_length'.*'fifty'"):
         spec.build({"min_length": "fifty"})
     with pytest.raises(ConfigError, match=r"page_length_filter.*'min_lenght'"):

@@ -1,14 +1,20 @@
 """Exact and MinHash-LSH dedup: planted duplicates are found, the first copy in
-global order survives, and results do not depend on sharding or bucketing."""
+global order survives, and results do not depend on sharding or bucketing.
+DCLM's unit dedup (list-valued content, selection keys) is checked against a
+plain re-statement of DCLM's dedup_jsonl rules."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 
 import numpy as np
 import pytest
 
 from dcbench.baselines.dedup import exact, minhash
+from dcbench.baselines.registry import get
+from dcbench.baselines.units import DEDUP_NORMALIZERS
+from dcbench.errors import ConfigError
 from dcbench.shards import Bad
 
 
@@ -88,8 +94,6 @@ def test_exact_normalisations():
 
 
 def test_exact_md5_matches_dclm_digest_and_skips_bad():
-    import hashlib
-
     docs = [{"text": "a"}, Bad(1, "bad json", "{"), {"text": "b"}]
     keys = exact.exact_keys(docs, hash="md5")
     assert keys.shape == (2, 2) and keys.dtype == np.uint64
@@ -230,3 +234,148 @@ def test_values_are_pinned_across_runs_and_versions():
     assert xxhash.xxh64_hexdigest(s.tobytes()) == "bd8a8de31a6dd09c"
     k = exact.exact_keys(["The quick brown fox"])
     assert f"{int(k[0, 0]):016x}{int(k[0, 1]):016x}" == xxhash.xxh3_128_hexdigest(b"The quick brown fox")
+
+
+# ------------------------------------------------ DCLM's unit dedup (list-valued content, selection)
+
+
+def _dclm_reference(shards: dict[str, list[dict]], content_key: str, normalize=None, selection_key=None,
+                    selection_normalize=None, reverse=False) -> dict[str, list[dict]]:
+    """DCLM's dedup_jsonl restated plainly: md5 of each unit (`str(normalize(unit))`), groups of equal
+    digests in global order, keep np.argmin / np.argmax of the selection values, cut the other units
+    out, remove documents left empty (in files that lost a unit), leave other files alone."""
+    norm = DEDUP_NORMALIZERS[normalize] if normalize else None
+    groups: dict[str, list] = {}
+    for name in sorted(shards):
+        for d, doc in enumerate(shards[name]):
+            value = doc[content_key]
+            for u, unit in enumerate(value if isinstance(value, list) else [value]):
+                key = hashlib.md5((str(norm(unit)) if norm else unit).encode()).hexdigest()
+                sel = None
+                if selection_key:
+                    sel = doc[selection_key]
+                    sel = DEDUP_NORMALIZERS[selection_normalize](sel) if selection_normalize else sel
+                groups.setdefault(key, []).append((name, d, u, sel))
+    drop: dict[str, dict[int, set]] = {n: {} for n in shards}
+    for rows in groups.values():
+        keep = 0 if not selection_key else (np.argmax if reverse else np.argmin)(np.array([r[3] for r in rows]))
+        for i, (name, d, u, _) in enumerate(rows):
+            if i != keep:
+                drop[name].setdefault(d, set()).add(u)
+    out = {}
+    for name, docs in shards.items():
+        if not drop[name]:
+            out[name] = docs
+            continue
+        kept = []
+        for d, doc in enumerate(docs):
+            value = doc[content_key]
+            units = [x for u, x in enumerate(value if isinstance(value, list) else [value])
+                     if u not in drop[name].get(d, ())]
+            if units:
+                kept.append(doc if d not in drop[name] else {**doc, content_key: units})
+        out[name] = kept
+    return out
+
+
+def _ours(shards: dict[str, list[dict]], content_key: str, normalize=None, selection_key=None,
+          selection_normalize=None, reverse=False, num_buckets=3) -> dict[str, list[dict]]:
+    units = {n: exact.shard_units(d, content_key=content_key, normalize=normalize, selection_key=selection_key,
+                                  selection_normalize=selection_normalize) for n, d in shards.items()}
+    keep = "first" if selection_key is None else "max" if reverse else "min"
+    decisions = exact.unit_duplicates(units, keep=keep, num_buckets=num_buckets)
+    out = {}
+    for name, docs in shards.items():
+        apply = exact.drop_units(decisions[name], content_key)
+        out[name] = [p for doc in docs for p in apply(dict(doc))]
+    return out
+
+
+def _c4_like(seed: int) -> dict[str, list[dict]]:
+    """Pages split into lines (as split_lines_modifier leaves them) sharing boilerplate lines, in 3 shards."""
+    rng = random.Random(seed)
+    pool = ["Home", "home ", "  HOME", "Contact us", "Read more", "© 2019 Example", "Share this:", "Posted 3 days ago"]
+    shards: dict[str, list[dict]] = {}
+    for s in ("b", "a", "c"):  # dict order differs from name order
+        docs = []
+        for i in range(12):
+            lines = [rng.choice(pool) if rng.random() < 0.5 else f"unique {s}{i} line {k}"
+                     for k in range(rng.randint(1, 5))]
+            url = f"https://{rng.choice(['x', 'y', 'z'])}.example/{rng.randint(0, 5)}"
+            docs.append({"text": lines if rng.random() < 0.8 else "Home", "url": url, "n": rng.randint(0, 3)})
+        shards[s] = docs
+    return shards
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_unit_dedup_matches_dclms_rules_restated(seed):
+    shards = _c4_like(seed)
+    # C4's paragraph dedup: lines, DCLM's normaliser, the copy kept by the md5 of its page's URL.
+    c4 = dict(content_key="text", normalize="normalize_whitespace_and_lowercase", selection_key="url",
+              selection_normalize="hash_text")
+    assert _ours(shards, **c4) == _dclm_reference(shards, **c4)
+    assert _ours(shards, **c4, reverse=True) == _dclm_reference(shards, **c4, reverse=True)
+    # C4's URL dedup: one unit per page, the first in global order kept.
+    url = dict(content_key="url", normalize="normalize_url")
+    assert _ours(shards, **url) == _dclm_reference(shards, **url)
+    # Numbers compare as numbers; the raw unit when no normaliser.
+    assert _ours(shards, "text", selection_key="n") == _dclm_reference(shards, "text", selection_key="n")
+
+
+def test_unit_dedup_cuts_lines_removes_emptied_pages_and_keeps_the_selected_copy():
+    shards = {"s2": [{"text": ["Menu", "b2"], "url": "u1"}],
+              "s1": [{"text": ["menu ", "a1"], "url": "u9"}, {"text": ["MENU"], "url": "u5"},
+                     {"text": "x", "url": "u0"}]}
+    out = _ours(shards, "text", normalize="normalize_whitespace_and_lowercase")
+    assert out == {"s1": [{"text": ["menu ", "a1"], "url": "u9"}, {"text": "x", "url": "u0"}],  # first copy kept
+                   "s2": [{"text": ["b2"], "url": "u1"}]}
+    out = _ours(shards, "text", normalize="strip_lower", selection_key="url")  # ours = DCLM's normaliser
+    assert out["s1"][0] == {"text": ["a1"], "url": "u9"} and out["s2"] == [{"text": ["Menu", "b2"], "url": "u1"}]
+    out = _ours(shards, "text", normalize="strip_lower", selection_key="url", reverse=True)
+    assert out["s1"] == [{"text": ["menu ", "a1"], "url": "u9"}, {"text": "x", "url": "u0"}]  # u9 is the largest
+    # String selection values compare by code point, as numpy's argmin does ("Z" < "a").
+    tie = {"s": [{"text": "t", "url": "a"}, {"text": "t", "url": "Z"}, {"text": "t", "url": "Z"}]}
+    assert _ours(tie, "text", selection_key="url") == {"s": [{"text": "t", "url": "Z"}]}
+    assert exact.unit_duplicates({"s": exact.shard_units(tie["s"], selection_key="url")}, keep="min")["s"]["drop"] \
+        == [[0, 0], [2, 0]]  # of the tied "Z"s, the first in global order
+
+
+def test_an_empty_list_is_removed_only_from_a_shard_that_lost_a_unit():
+    shards = {"a": [{"text": ["x"]}, {"text": []}], "b": [{"text": ["x"]}, {"text": []}], "c": [{"text": []}]}
+    # a keeps its "x" (the first copy) and so is not rewritten; b loses its copy and with it the empty list
+    assert _ours(shards, "text") == {"a": [{"text": ["x"]}, {"text": []}], "b": [], "c": [{"text": []}]}
+    assert _dclm_reference(shards, "text") == _ours(shards, "text")
+
+
+def test_unusable_documents_are_reported_per_position_and_a_nan_is_picked_as_numpy_does():
+    docs = [{"text": "a", "t": 2.0}, {"url": "no text"}, {"text": ["a", 3], "t": 1.0}, {"text": "a", "t": None},
+            {"text": "a", "t": float("nan")}, {"text": "a", "t": 1.0}]
+    units = exact.shard_units(docs, selection_key="t")
+    assert sorted(units.bad) == [1, 2, 3]
+    assert "no 'text' (content_key)" in units.bad[1] and "a list holding int" in units.bad[2]
+    assert "no 't' (selection_key)" in units.bad[3]
+    decision = exact.unit_duplicates({"s": units}, keep="min")["s"]
+    assert decision["drop"] == [[0, 0], [5, 0]]  # the NaN is numpy's argmin
+    assert int(np.argmin(np.array([2.0, float("nan"), 1.0]))) == 1
+    assert exact.unit_duplicates({"s": units}, keep="max")["s"]["drop"] == [[0, 0], [5, 0]]  # and its argmax
+    apply = exact.drop_units(decision, "text")
+    assert apply(docs[0]) == []
+    with pytest.raises(ValueError, match="no 'text'"):
+        apply(docs[1])  # the runner quarantines the page with this reason
+    with pytest.raises(ValueError, match="mix numbers and strings"):
+        exact.unit_duplicates({"s": exact.shard_units([{"text": "a", "t": 1}, {"text": "a", "t": "b"}],
+                                                      selection_key="t")}, keep="min")
+
+
+def test_dclms_normaliser_names_and_ours_agree_and_an_unknown_name_is_refused():
+    texts = [" A b ", "a b", "https://www.x.org/p/?utm_a=1", "x.org/p"]
+    for ours, dclm in (("strip_lower", "normalize_whitespace_and_lowercase"), ("url", "normalize_url")):
+        assert np.array_equal(exact.exact_keys(texts, normalize=ours), exact.exact_keys(texts, normalize=dclm))
+    assert np.array_equal(exact.exact_keys(["Ａ１ b"], normalize="ccnet_dedup_normalizer"),
+                          exact.exact_keys(["a0 b"]))
+    spec = get("exact_dedup")
+    assert spec.any_text
+    with pytest.raises(ConfigError, match="normalize' must be one of 'none'.*'normalize_url'"):
+        spec.build({"normalize": "normalise_url"})
+    with pytest.raises(ConfigError, match="selection_normalize"):
+        spec.build({"selection_key": "url", "selection_normalize": "md5"})

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from dcbench.baselines.quality import fasttext_quality as fq
+from dcbench.baselines.registry import get
 
 GOOD = "explain the theorem carefully with a worked example and a clear proof of each step".split()
 BAD = "click here buy now cheap deals login cookie policy subscribe newsletter free shipping".split()
@@ -155,3 +156,48 @@ def test_top_fraction_plan_is_compact_and_threshold_selection():
     assert fq.select_threshold_for_fraction(distinct, 0.0) == float("inf")
     with pytest.raises(ValueError, match="NaN"):
         fq.top_fraction_mask({"a": np.array([0.1, np.nan])}, 0.5)
+
+
+# ------------------------------------------------- quality_filter (DCLM's metadata filter)
+
+
+def _quality(**params):
+    return get("quality_filter").build(params)
+
+
+def _kept(f, page):
+    out = f(page)
+    assert out in ([], [page])
+    return bool(out)
+
+
+def test_quality_filter_compares_inclusively_in_both_directions():
+    f = _quality(key="s", threshold=0.5)
+    assert _kept(f, {"s": 0.5}) and _kept(f, {"s": 0.9}) and not _kept(f, {"s": 0.4999})
+    g = _quality(key="s", threshold=100.0, lower_better=True)  # a perplexity
+    assert _kept(g, {"s": 100}) and _kept(g, {"s": 3.0}) and not _kept(g, {"s": 100.1})
+    assert not _kept(f, {"s": float("nan")}) and not _kept(g, {"s": float("nan")})
+
+
+def test_quality_filter_default_key_is_dclms():
+    assert _kept(_quality(threshold=0.2), {"fasttext_hq_prob": 0.3})
+
+
+def test_quality_filter_missing_key_raises_by_default():
+    with pytest.raises(KeyError, match="key_must_exist: false"):
+        _quality(key="s")({"text": "t"})
+
+
+def test_quality_filter_missing_key_counts_as_worst_score_when_allowed():
+    # DCLM: page.get(key, -inf), or +inf when lower is better: dropped for any finite threshold.
+    for lower_better in (False, True):
+        f = _quality(key="s", threshold=0.0, lower_better=lower_better, key_must_exist=False)
+        assert not _kept(f, {"text": "t"}) and _kept(f, {"text": "t", "s": 0.0})
+    assert _kept(_quality(key="s", threshold=float("-inf"), key_must_exist=False), {})
+    assert _kept(_quality(key="s", threshold=float("inf"), lower_better=True, key_must_exist=False), {})
+
+
+def test_quality_filter_reads_only_the_score_whatever_the_text():
+    assert get("quality_filter").any_text
+    f = _quality(key="s", threshold=0.5)
+    assert _kept(f, {"text": ["a", "b"], "s": 0.7}) and _kept(f, {"s": 0.7}) and not _kept(f, {"text": [], "s": 0.1})

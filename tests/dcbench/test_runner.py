@@ -48,8 +48,8 @@ def make_messy_pool(root: Path) -> Path:
         f.write(json.dumps(page(60)).encode() + b"\n")
         f.write(b'{"text": "unterminated\n')
         f.write(b'{"text": "bad \xff utf8"}\n')
-        f.write(b'{"url": "https://no.text/"}\n')
-        f.write(b'{"text": 42, "url": "https://int.text/"}\n')
+        f.write(b'{"metadata": {"WARC-Target-URI": "https://no.text/"}}\n')
+        f.write(b'{"text": 42, "metadata": {"WARC-Target-URI": "https://int.text/"}}\n')
         f.write(json.dumps({"text": "no metadata, so moving the URL fails"}).encode() + b"\n")
     (pool / "e.jsonl.gz").write_bytes(b"")
     write_shard(str(pool / "f.jsonl.gz"), [page(i) for i in range(100, 400)])
@@ -101,8 +101,10 @@ def test_each_bad_record_is_quarantined_with_its_reason(messy):
     assert ("d", "read", "malformed JSON") in reasons
     assert ("d", "read", "invalid UTF-8 at byte 14") in reasons  # the \xff after '{"text": "bad '
 
-    assert ("d", "read", "missing 'text' field") in reasons
-    assert ("d", "read", "'text' is int, not a string") in reasons
+    # A record whose text is not a str is read, and quarantined before the first step that needs a str.
+    no_str = {(e["step"], e["reason"].split(":")[0]) for e in entries if "needs a string" in e["reason"]}
+    assert {r for _, r in no_str} == {"missing 'text' field", "'text' is int, not a string"}
+    assert all(step != "read" for step, _ in no_str)
     assert ("d", "01 move_url_modifier", "KeyError") in reasons  # a step that raises loses the page, not the shard
     assert any(e["shard"] == "f" and "truncated or corrupt gzip" in e["reason"] for e in entries)
     assert any(e["shard"] == "g" and "truncated or corrupt zstd" in e["reason"] for e in entries)
