@@ -20,6 +20,13 @@ Output directory: the last stage's `data/ quarantine/ stats/` (see
     manifest.json   the dataset: shards, sha256, counts, content id (written once every shard is done)
     failures.json   while shards fail after every retry: which, in which stage, how often, and why
 
+Before the first shard, a small sample of the pool goes through the local steps
+and every global step that can tell its memory need (`dcbench.estimate`) is
+checked against the memory Ray reports: a Bloom filter that cannot fit is
+refused (exit 2) before any work. The driver's memory does not grow with the
+pool: a shard's task returns a small summary, its full stats stay in its stats
+file, and stats.json adds them up reading one file at a time.
+
 A shard that fails after every retry does not stop the others: each stage
 finishes every shard it can (a global step, which needs them all, waits),
 the failures are written down, and the run ends with a RunError (exit 4).
@@ -28,6 +35,7 @@ the failures are written down, and the run ends with a RunError (exit 4).
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,8 +45,9 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from dcbench.contracts import DocLabels, GlobalStep, Mapper, Recipe, StepInfo, StepKind
-from dcbench.corpusstats import before_after
+from dcbench.corpusstats import Histograms, before_after
 from dcbench.errors import ConfigError, DataError, RunError
+from dcbench.estimate import check_before_run, human_bytes, manifest_of
 from dcbench.manifest import MANIFEST_NAME, Manifest, ShardEntry
 from dcbench.poolref import PoolRef, pool_dir, resolve_pool
 from dcbench.shardwork import built_steps, exists, process_shard, read_json, write_json
@@ -49,7 +58,7 @@ from dcbench.taskloop import MAX_RETRIES, TaskOutcome, ray_session, run_tasks, t
 
 __all__ = ["Progress", "RunResult", "run", "stage_dir"]
 
-Progress = Callable[[int, int, "dict[str, Any] | None"], None]
+Progress = Callable[[int, int, "dict[str, Any] | None"], None]  # done, total, a finished shard's summary
 FAILURES_NAME = "failures.json"  # the shards that failed after every retry in the last run, and why
 
 
@@ -81,7 +90,7 @@ def run(recipe: Recipe, pool: str, out_dir: str, *, workers: int | None = None, 
     out_dir = out_dir.rstrip("/")
     _claim_out_dir(out_dir, recipe, pool_ref, fmt)
     stems = [shard_stem(u) for u in pool_ref.uris]
-    done = _finished_shards(out_dir, stages, stems)
+    done = _finished_shards(out_dir, stages, stems)  # per stage, the stems whose stats are written
     skipped = sum(map(len, done))
     total_tasks = len(stems) * len(stages)
     counter = [skipped]
@@ -89,7 +98,7 @@ def run(recipe: Recipe, pool: str, out_dir: str, *, workers: int | None = None, 
         progress(skipped, total_tasks, None)
 
     def finished(stage: Stage, stats: dict[str, Any]) -> None:
-        done[stage.index][stats["shard"]] = stats
+        done[stage.index].add(stats["shard"])  # the stats stay on disk: the driver holds no shard's stats
         counter[0] += 1
         if progress:
             progress(counter[0], total_tasks, stats)
@@ -99,6 +108,7 @@ def run(recipe: Recipe, pool: str, out_dir: str, *, workers: int | None = None, 
     if skipped < total_tasks:
         with ray_session(workers, address):
             limit = task_limit(workers)
+            _check_memory(recipe, pool_ref, pool, limit)
             inputs = list(pool_ref.uris)
             failed: set[str] = set()  # shards that failed in an earlier stage go no further
             for stage in stages:
@@ -109,7 +119,7 @@ def run(recipe: Recipe, pool: str, out_dir: str, *, workers: int | None = None, 
                     info, global_step = built[stage.global_step]
                     _analyze(global_step, info, inputs, stems, sdir, limit, max_retries)
                 todo = [(u, s) for u, s in zip(inputs, stems) if s not in done[stage.index] and s not in failed]
-                outcome = run_tasks(process_shard, [(u, sdir, recipe, fmt, stage, s, labels) for u, s in todo],
+                outcome = run_tasks(shard_task, [(u, sdir, recipe, fmt, stage, s, labels) for u, s in todo],
                                     limit=limit, max_retries=max_retries, names=[u for u, _ in todo],
                                     on_result=lambda _, stats: finished(stage, stats))
                 if outcome.failures:
@@ -128,6 +138,17 @@ def run(recipe: Recipe, pool: str, out_dir: str, *, workers: int | None = None, 
             f"over the budget of {max_quarantine:.1%}; see {out_dir}/quarantine/ for each record and its reason "
             f"(raise --max-quarantine to accept)")
     return result
+
+
+# What a shard's task sends back to the driver (the full stats stay in the stage's stats/ folder):
+# the task loop keeps every result of a stage, so they must not grow with the steps or the samples.
+SUMMARY_KEYS = ("shard", "input", "records", "unreadable", "kept", "quarantined", "text_bytes", "secs")
+
+
+def shard_task(*args: Any) -> dict[str, Any]:
+    """`process_shard` as a Ray task: writes the shard's outputs, returns its summary."""
+    stats = process_shard(*args)
+    return {k: stats[k] for k in SUMMARY_KEYS}
 
 
 def _check_out_outside_pool(out_dir: str, pool: str) -> None:
@@ -150,7 +171,7 @@ def _check_out_outside_pool(out_dir: str, pool: str) -> None:
 
 
 def _record_failures(out_dir: str, stage: Stage, n_stages: int, outcome: TaskOutcome, stems: list[str],
-                     done: list[dict[str, Any]]) -> None:
+                     done: list[set[str]]) -> None:
     """Add a stage's failed shards to `failures.json`, so the output says what is missing and why."""
     path = f"{out_dir}/{FAILURES_NAME}"
     record = read_json(path) if exists(path) else {"failed": []}
@@ -161,7 +182,7 @@ def _record_failures(out_dir: str, stage: Stage, n_stages: int, outcome: TaskOut
     write_json(path, record)
 
 
-def _raise_failures(out_dir: str, stages: list[Stage], stems: list[str], done: list[dict[str, Any]],
+def _raise_failures(out_dir: str, stages: list[Stage], stems: list[str], done: list[set[str]],
                     failed: set[str]) -> None:
     """Every shard that could finish has; say which failed, why, and what re-running can do."""
     record = read_json(f"{out_dir}/{FAILURES_NAME}")
@@ -198,15 +219,26 @@ def _check_built(built: list[tuple[StepInfo, Mapper | GlobalStep]]) -> None:
                             f"a global step has analyze() and apply(), any other step is a mapper")
 
 
-def _finished_shards(out_dir: str, stages: list[Stage], stems: list[str]) -> list[dict[str, Any]]:
-    """Per stage, the stats of the shards a previous run finished."""
-    done: list[dict[str, Any]] = [{} for _ in stages]
+def _finished_shards(out_dir: str, stages: list[Stage], stems: list[str]) -> list[set[str]]:
+    """Per stage, the shards a previous run finished (their stats file is written last): one listing
+    of each stage's stats folder."""
+    wanted = set(stems)
+    done: list[set[str]] = []
     for stage in stages:
-        sdir = stage_dir(out_dir, stage, len(stages))
-        for stem in stems:
-            if exists(f"{sdir}/stats/{stem}.json"):
-                done[stage.index][stem] = read_json(f"{sdir}/stats/{stem}.json")
+        fs, path = fsspec.core.url_to_fs(f"{stage_dir(out_dir, stage, len(stages))}/stats")
+        names = fs.ls(path, detail=False) if fs.isdir(path) else []
+        done.append({n.rsplit("/", 1)[-1].removesuffix(".json") for n in names if n.endswith(".json")} & wanted)
     return done
+
+
+def _check_memory(recipe: Recipe, pool_ref: PoolRef, pool: str, workers: int) -> None:
+    """`dcbench plan`'s memory check on a small sample, before the first shard (see `dcbench.estimate`)."""
+    checked = check_before_run(recipe, pool_ref.uris, manifest_of(pool), workers)
+    for stage in checked.stages if checked else []:
+        for need in stage.needs:
+            size = human_bytes(need.bytes) if need.count == 1 else f"{need.count} x {human_bytes(need.bytes)}"
+            print(f"memory check: {stage.name}: {need.what}: {size} in the {need.where}"
+                  f"{'s' if need.count > 1 else ''}; fits {checked.room.source}", file=sys.stderr)
 
 
 def _analyze(global_step: GlobalStep, info: StepInfo, inputs: list[str], stems: list[str], sdir: str, workers: int,
@@ -241,34 +273,24 @@ def _claim_out_dir(out_dir: str, recipe: Recipe, pool_ref: PoolRef, fmt: str) ->
     write_json(marker, {**claim, "recipe_spec": recipe.to_dict()})
 
 
-def _stage_steps(shard_stats: list[dict[str, Any]]) -> list[StepStats]:
-    """One stage's steps, added up over its shards (in the order given)."""
-    per_step = zip(*([StepStats.from_dict(s) for s in st["steps"]] for st in shard_stats))
-    return [sum(shards) for shards in per_step]
-
-
-def _finish(out_dir: str, recipe: Recipe, pool_ref: PoolRef, stages: list[Stage], done: list[dict[str, Any]],
+def _finish(out_dir: str, recipe: Recipe, pool_ref: PoolRef, stages: list[Stage], done: list[set[str]],
             fmt: str, wall: float, workers: int | None, skipped: int, labels: DocLabels | None) -> RunResult:
     stems = sorted(done[-1])
     steps: list[StepStats] = []
     totals = {"records": 0, "unreadable": 0, "quarantined": 0, "kept": 0, "secs": 0.0, "text_bytes": 0}
+    shards: list[ShardEntry] = []
+    corpus: list[list[dict[str, Any]]] = []
     for stage in stages:
-        shard_stats = [done[stage.index][stem] for stem in stems]
-        for st in shard_stats:
-            totals["quarantined"] += st["quarantined"]
-            totals["secs"] += st["secs"]
-            if stage.index == 0:
-                for k in ("records", "unreadable", "text_bytes"):
-                    totals[k] += st[k]
-        stage_steps = _stage_steps(shard_stats)
+        sdir = stage_dir(out_dir, stage, len(stages))
+        stage_steps, stage_corpus = _add_up_stage(sdir, stems, totals, first=stage.index == 0,
+                                                  last=stage.index == len(stages) - 1, shards=shards)
         if stage.global_step is not None and stage_steps:
             # The analysis of the whole dataset is most of a global step's cost.
-            analysis = read_json(f"{stage_dir(out_dir, stage, len(stages))}/decisions/_complete.json")["secs"]
+            analysis = read_json(f"{sdir}/decisions/_complete.json")["secs"]
             stage_steps[0].add_analysis(analysis)
             totals["secs"] += analysis
         steps.extend(stage_steps)
-    totals["kept"] = sum(done[-1][s]["kept"] for s in stems)
-    shards = [ShardEntry(**done[-1][s]["output"]) for s in stems]
+        corpus.append([stage_corpus])
     step_dicts = [s.to_dict() for s in steps]
     step_counts = [{k: s[k] for k in ("name", "in", "kept", "removed", "quarantined", "out", "modified")}
                    for s in step_dicts]
@@ -280,6 +302,30 @@ def _finish(out_dir: str, recipe: Recipe, pool_ref: PoolRef, stages: list[Stage]
     stats = {"dataset": manifest.id, "recipe": recipe.name, "pool": pool_ref.id, "shards": len(stems),
              "stages": len(stages), "skipped_shards": skipped, "wall_secs": wall, "workers": workers,
              "labels": None if labels is None else labels.name, "totals": totals, "steps": step_dicts,
-             "corpus": before_after([[done[stage.index][stem].get("corpus") for stem in stems] for stage in stages])}
+             "corpus": before_after(corpus)}
     write_json(f"{out_dir}/stats.json", stats)
     return RunResult(out_dir, manifest, stats, skipped)
+
+
+def _add_up_stage(sdir: str, stems: list[str], totals: dict[str, Any], *, first: bool, last: bool,
+                  shards: list[ShardEntry]) -> tuple[list[StepStats], dict[str, Any]]:
+    """One stage's shard stats added up, read one file at a time in sorted order (the totals never depend
+    on scheduling, and the driver never holds every shard's stats): its steps and its corpus histograms;
+    `totals` and, for the last stage, `shards` (the manifest's entries) are filled in as it goes."""
+    steps: list[StepStats] | None = None
+    parts = {part: Histograms.empty() for part in ("entering", "scored", "leaving")}
+    for stem in stems:
+        st = read_json(f"{sdir}/stats/{stem}.json")
+        totals["quarantined"] += st["quarantined"]
+        totals["secs"] += st["secs"]
+        if first:
+            for k in ("records", "unreadable", "text_bytes"):
+                totals[k] += st[k]
+        if last:
+            totals["kept"] += st["kept"]
+            shards.append(ShardEntry(**st["output"]))
+        these = [StepStats.from_dict(d) for d in st["steps"]]
+        steps = these if steps is None else [a + b for a, b in zip(steps, these)]
+        for part, hist in parts.items():
+            parts[part] = hist + Histograms.from_dict((st.get("corpus") or {}).get(part))
+    return steps or [], {part: hist.to_dict() for part, hist in parts.items()}

@@ -28,7 +28,10 @@ from __future__ import annotations
 import os
 import random
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from typing import Any
+
+import numpy as np
 
 from dcbench.manifest import MANIFEST_NAME, Manifest, ShardEntry
 from dcbench.pools import toy_words as W
@@ -112,56 +115,91 @@ def _duplicate(label: str, original: dict[str, Any], seed: int, index: int) -> d
     return _record(rng, text, page_url(rng, index, g.topic_nouns + g.adjs), [label])
 
 
-def plan_labels(n_docs: int, seed: int) -> list[str | None]:
-    """The label of every pool position (None = clean), shuffled by the seed."""
+class LabelPlan(Sequence):
+    """The label of every pool position (None = clean), one byte each: `labels[i]`, `len`, iteration."""
+
+    def __init__(self, codes: bytearray):
+        self.codes = codes
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, i: int) -> str | None:  # type: ignore[override]
+        return _BY_CODE[self.codes[i]]
+
+    def __setitem__(self, i: int, label: str | None) -> None:
+        self.codes[i] = _CODE[label]
+
+    def counts(self) -> Counter:
+        """Documents per label, `clean` for those with none."""
+        return Counter({lab or "clean": n for code, lab in enumerate(_BY_CODE) if (n := self.codes.count(code))})
+
+
+_BY_CODE: tuple[str | None, ...] = (None,) + LABELS
+_CODE = {lab: code for code, lab in enumerate(_BY_CODE)}
+
+
+def plan_labels(n_docs: int, seed: int) -> LabelPlan:
+    """The label of every pool position (None = clean), shuffled by the seed.
+
+    One byte per document: shuffling the codes draws what shuffling a list of
+    labels draws, so the plan is the same as ever for a seed."""
     per = round(n_docs * DEFECT_SHARE)
-    labels: list[str | None] = [d for d in DEFECTS for _ in range(per)]
-    labels += ["too_long"] * (n_docs // DOCS_PER_TOO_LONG)
-    labels = labels[:n_docs]
-    n_clean = n_docs - len(labels)
+    codes = bytearray()
+    for d in DEFECTS:
+        codes += bytes([_CODE[d]]) * per
+    codes += bytes([_CODE["too_long"]]) * (n_docs // DOCS_PER_TOO_LONG)
+    del codes[n_docs:]
+    n_clean = n_docs - len(codes)
     n_hq = round(n_clean * HQ_SHARE)
-    labels += ["hq_style"] * n_hq + [None] * (n_clean - n_hq)
-    random.Random(f"dcbench-toy/{seed}/plan").shuffle(labels)
-    return labels
+    codes += bytes([_CODE["hq_style"]]) * n_hq + bytes(n_clean - n_hq)
+    random.Random(f"dcbench-toy/{seed}/plan").shuffle(codes)
+    return LabelPlan(codes)
 
 
-def _pick_originals(labels: list[str | None], n_shards: int, seed: int) -> dict[int, int]:
+def _pick_originals(labels: LabelPlan, n_shards: int, seed: int) -> dict[int, int]:
     """For each duplicate slot, a clean document in an *earlier* shard (shard = index % n_shards),
     so the labelled copy is the later one in global order (shards by name, then file
     order): the one a dedup step that keeps the first copy should remove."""
     rng = random.Random(f"dcbench-toy/{seed}/dups")
-    clean = [i for i, lab in enumerate(labels) if lab is None]
-    picks = {}
-    for i, lab in enumerate(labels):
-        if lab not in ("exact_duplicate", "near_duplicate") or not clean:
-            continue
+    codes = np.frombuffer(labels.codes, dtype=np.uint8)
+    clean = np.flatnonzero(codes == 0)  # 8 bytes a clean document, while drawing;
+    residue = (clean % n_shards).astype(np.uint32)  # 4 more
+    picks: dict[int, int] = {}
+    if not len(clean):
+        return picks
+    for i in np.flatnonzero((codes == _CODE["exact_duplicate"]) | (codes == _CODE["near_duplicate"])).tolist():
         def earlier(j: int) -> bool:
             return j < i if n_shards == 1 else j % n_shards < i % n_shards
 
-        for _ in range(64):  # random draws; a full scan only if they all miss
-            j = rng.choice(clean)
+        for _ in range(64):  # random draws; all earlier ones, in order, only if they all miss
+            j = int(rng.choice(clean))
             if earlier(j):
                 picks[i] = j
                 break
         else:
-            others = [j for j in clean if earlier(j)]
-            if others:
-                picks[i] = rng.choice(others)
+            others = clean[clean < i] if n_shards == 1 else clean[residue < i % n_shards]
+            if len(others):
+                picks[i] = int(rng.choice(others))
     return picks
 
 
-def plan(n_docs: int, n_shards: int, seed: int) -> tuple[list[str | None], dict[int, int]]:
+def plan(n_docs: int, n_shards: int, seed: int) -> tuple[LabelPlan, dict[int, int]]:
     """Labels of all positions and each duplicate's original; a duplicate with no
-    original in an earlier shard (those in the first shard) becomes clean."""
+    original in an earlier shard (those in the first shard) becomes clean.
+    Memory: 6 bytes per document held (the labels, the originals of the 4.4% duplicates),
+    14 at the peak (the clean positions while drawing), the only part of the toy pool that
+    grows with it: 14 MB per million documents at the peak."""
     labels = plan_labels(n_docs, seed)
     picks = _pick_originals(labels, n_shards, seed)
-    for i, lab in enumerate(labels):
-        if lab in ("exact_duplicate", "near_duplicate") and i not in picks:
+    dups = (_CODE["exact_duplicate"], _CODE["near_duplicate"])
+    for i, c in enumerate(labels.codes):
+        if c in dups and i not in picks:
             labels[i] = None
     return labels, picks
 
 
-def document_at(i: int, labels: list[str | None], picks: dict[int, int], seed: int) -> dict[str, Any]:
+def document_at(i: int, labels: Sequence[str | None], picks: dict[int, int], seed: int) -> dict[str, Any]:
     """Document `i` of the pool; a duplicate regenerates its original (no pool kept in memory)."""
     if i in picks:
         return _duplicate(labels[i], make_document(None, seed, picks[i]), seed, i)  # type: ignore[arg-type]
@@ -170,18 +208,24 @@ def document_at(i: int, labels: list[str | None], picks: dict[int, int], seed: i
 
 def reference_documents(n: int, seed: int) -> list[dict[str, Any]]:
     """The high-quality reference set: encyclopedic/instructional prose."""
-    out = []
+    return list(iter_reference_documents(n, seed))
+
+
+def iter_reference_documents(n: int, seed: int) -> Iterator[dict[str, Any]]:
+    """`reference_documents` one at a time, as the pool writes them."""
     for i in range(n):
         rng = document_rng(seed, "reference", i)
         g = Prose(rng, hq=True)
         text = until(lambda: g.document(doc_length(rng, 200, 1200)), has_stop_words)
         url = page_url(rng, i, g.topic_nouns, tld=rng.choice(("org", "edu", "org")))
-        out.append({"text": text, "url": url, "metadata": warc_metadata(rng, url)})
-    return out
+        yield {"text": text, "url": url, "metadata": warc_metadata(rng, url)}
 
 
 def build_toy_pool(out_dir: str, n_docs: int = 4000, n_shards: int = 8, seed: int = 0) -> Manifest:
-    """Write the toy pool (shards, reference/hq.jsonl, manifest.json) to `out_dir`."""
+    """Write the toy pool (shards, reference/hq.jsonl, manifest.json) to `out_dir`.
+
+    Streams document by document: memory is the plan (`plan`, 6 bytes a document, 14 at
+    the peak) plus one document, whatever the pool's size."""
     if n_docs < 1 or n_shards < 1:
         raise ValueError(f"toy pool needs n_docs >= 1 and n_shards >= 1 (got {n_docs}, {n_shards})")
     out = out_dir.rstrip("/")
@@ -192,8 +236,8 @@ def build_toy_pool(out_dir: str, n_docs: int = 4000, n_shards: int = 8, seed: in
         docs = (document_at(i, labels, picks, seed) for i in range(s, n_docs, n_shards))
         info = write_shard(f"{out}/{name}", docs)
         entries.append(ShardEntry(name, info.bytes, info.sha256, info.documents))
-    counts = Counter(lab or "clean" for lab in labels)
-    ref = write_shard(f"{out}/reference/hq.jsonl", reference_documents(max(20, n_docs // 8), seed))
+    counts = labels.counts()
+    ref = write_shard(f"{out}/reference/hq.jsonl", iter_reference_documents(max(20, n_docs // 8), seed))
     manifest = Manifest(
         kind="pool", name="toy", shards=entries,
         inputs={"generator": "toy", "seed": seed, "docs": n_docs, "version": GENERATOR_VERSION},

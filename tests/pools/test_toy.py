@@ -14,7 +14,7 @@ import pytest
 
 from dcbench.baselines.resources import lid176_path, read_word_list
 from dcbench.manifest import Manifest
-from dcbench.pools.toy import DEFECTS, LABELS, build_toy_pool
+from dcbench.pools.toy import DEFECTS, GENERATOR_VERSION, LABELS, build_toy_pool, document_at, plan
 from dcbench.pools.toy_urls import read_url_words
 
 # ------------------------------------------------------------ DCLM checks, written from the spec
@@ -364,6 +364,30 @@ def test_same_seed_same_bytes_other_seed_other_documents(tmp_path):
     texts_c = {d["text"] for d in read_docs(tmp_path / "c")}
     assert len(texts_a & texts_c) == 0
     assert len(a.shards) == 3 and a.documents == 300
+
+
+# The bytes generator version 3 writes (shards uncompressed, then the reference set), as the
+# whole-pool-in-memory generator wrote them before it streamed: a change must bump GENERATOR_VERSION.
+PINNED_V3 = "c156f09f28238d1fd55c3927b81ab5f7cb694a98c8050e0ee557401be8ff1b34"
+
+
+def test_the_streaming_generator_writes_the_pinned_bytes(tmp_path):
+    m = build_toy_pool(str(tmp_path), n_docs=300, n_shards=3, seed=5)
+    digest = hashlib.sha256()
+    for s in m.shards:
+        digest.update(gzip.decompress((tmp_path / s.path).read_bytes()))
+    digest.update((tmp_path / "reference" / "hq.jsonl").read_bytes())
+    assert GENERATOR_VERSION == 3 and digest.hexdigest() == PINNED_V3
+
+
+def test_the_plan_takes_a_byte_per_document_and_reads_as_labels():
+    labels, picks = plan(5000, 4, seed=2)
+    assert len(labels) == 5000 and len(labels.codes) == 5000
+    assert set(labels) <= set(LABELS) | {None}
+    assert labels.counts() == Counter(lab or "clean" for lab in labels)
+    for i, j in picks.items():  # every duplicate copies a clean document of an earlier shard
+        assert labels[i] in ("exact_duplicate", "near_duplicate") and labels[j] is None and j % 4 < i % 4
+    assert document_at(7, labels, picks, 2) == document_at(7, list(labels), picks, 2)
 
 
 def test_tiny_pools_still_build(tmp_path):

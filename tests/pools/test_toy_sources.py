@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import statistics
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from dcbench.cli import main
 from dcbench.manifest import Manifest
 from dcbench.poolref import resolve_pool
 from dcbench.shards import read_shard
-from dcbench.pools.toy_sources import SOURCES, build_toy_sources
+from dcbench.pools import toy_sources
+from dcbench.pools.toy_sources import SOURCES, build_toy_sources, source_document
 
 STOP = {"the", "be", "to", "of", "and", "that", "have", "with"}  # DCLM's English stop words
 DOCS, VALID, SHARDS = 60, 12, 2
@@ -95,6 +97,32 @@ def test_same_seed_same_bytes_other_seed_other_documents(built, tmp_path):
     assert all(other.sources[n].id != result.sources[n].id for n in SOURCES)
     for name in SOURCES:
         assert not {d["text"] for d in _docs(tmp_path / "b" / name)} & {d["text"] for d in _docs(out / name)}
+
+
+def _held_out_as_before(name: str, seed: int, n: int, training: set, key) -> list[dict]:
+    """The held-out rule written plainly, with every training text in memory: the first `n`
+    documents of the valid stream whose text repeats neither a training nor an earlier held-out one."""
+    docs, index, seen = [], 0, set(training)
+    while len(docs) < n:
+        doc = source_document(name, seed, index, split="valid")
+        index += 1
+        if key(doc["text"]) not in seen:
+            seen.add(key(doc["text"]))
+            docs.append(doc)
+    return docs
+
+
+def test_held_out_sets_match_the_in_memory_rule_when_texts_collide(tmp_path, monkeypatch):
+    # A 1-byte text key makes "repeats" common, so candidates are struck by training texts and by
+    # each other, and more must be drawn and checked against the written shards.
+    coarse = lambda text: hashlib.blake2b(text.encode(), digest_size=1).digest()  # noqa: E731
+    monkeypatch.setattr(toy_sources, "_text_key", coarse)
+    built = build_toy_sources(str(tmp_path), docs_per_source=120, valid_docs=30, n_shards=2, seed=4)
+    for name in SOURCES:
+        training = {coarse(d["text"]) for d in _docs(tmp_path / name)}
+        expected = _held_out_as_before(name, 4, 30, training, coarse)
+        assert _docs(tmp_path / "valid" / name) == expected
+        assert built.valid[name].documents == 30
 
 
 def test_each_document_has_its_own_generator(built, tmp_path):

@@ -150,6 +150,10 @@ def test_more_tokens_than_a_source_has_repeat_it_with_a_warning(sources, bpe, co
         times = collections.Counter({k // n: n - k % n, k // n + 1: k % n})
         del times[0]
         assert collections.Counter(found[name].values()) == +times
+        # which contexts come once more: the draw seeded by (seed, source name), in source order
+        key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
+        extra = np.random.default_rng([0, key]).choice(n, k % n, replace=False)
+        assert {i for i, c in enumerate(contexts[name]) if found[name][c] == k // n + 1} == set(extra.tolist())
     assert m.extra["mixture"]["code"]["epochs"] > 2
     err = capsys.readouterr().err
     assert "'code'" in err and "repeated" in err
