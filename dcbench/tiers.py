@@ -32,7 +32,9 @@ from typing import Mapping
 from dcbench.errors import ConfigError
 
 TOY_POOL = "toy"
-FREE_ON_OFFICIAL = frozenset({"accum"})  # DCLM: only --acc may change on a leaderboard run
+# DCLM: only --acc may change on a leaderboard run; the training seed (`dcbench train --seed`) is the axis
+# of repeats the leaderboard groups over, so it may change too
+FREE_ON_OFFICIAL = frozenset({"accum", "seed"})
 # The tokenizer a tier's name fixes, by the sha256 of its tokenizer.json (None: not pinned; GPT-NeoX-20B
 # comes from the hub). The toy BPEs ship with dcbench (dcbench.training's data/bpe-N.json), trained on the
 # default toy pool's text; dcbench.flows.tier_tokenizers rebuilds them byte for byte.

@@ -15,6 +15,22 @@ point summation order:
   ``"N/A due to missing tasks: [...]"``; every other DCLM key (``low_variance_datasets*``,
   ``rw_small*``, ``*_CI_above*``, ``aggregated_*``) silently averages what is present - we keep
   that for exact compatibility, and add strict versions plus a ``missing`` list of our own.
+
+Beside them, the continuous proxies (issue 15; ours, not DCLM's). Each task gets one
+standardised proxy, 0 at chance and 1 when perfect, from its per-item means
+(`task_proxy`):
+
+* multiple_choice / schema: centred probability of the correct choice,
+  ``(mean p_correct - c) / (1 - c)`` with ``c`` = mean over items of 1/choices (the
+  p_correct of a model indifferent between the choices), CORE's centring with the
+  continuous chance level in place of the random baseline;
+* language_modeling / generation: the answer's per-byte probability,
+  ``2^-bpb`` with ``bpb`` the mean over items of the answer's bits per byte,
+  centred on uniform bytes: ``(2^-bpb - 2^-8) / (1 - 2^-8)``.
+
+``<HEADLINE>-proxy`` (CORE-proxy, EXTENDED-proxy, MMLU-proxy, TOY-proxy) is the plain mean of
+these over the headline's tasks (`proxy_aggregate`), or DCLM's N/A string when any is missing.
+Unlike accuracy they move before a model beats chance, so small runs can be told apart.
 """
 
 from __future__ import annotations
@@ -274,3 +290,32 @@ def import_dclm_eval(path: str | Path) -> dict[str, Any]:
 def to_dclm_json(result: Mapping[str, Any]) -> dict[str, Any]:
     """Just the DCLM-named keys of an ``aggregate`` result (to write next to ``eval_metrics``)."""
     return {k: result[k] for k in DCLM_AGGREGATE_KEYS if k in result}
+
+
+# --------------------------------------------------------------------------------------------
+# continuous proxies (ours)
+
+BYTE_CHANCE = 2.0 ** -8  # per-byte probability of a uniform guess over bytes
+
+
+def task_proxy(record: Mapping[str, Any]) -> float | None:
+    """One task's standardised proxy (module doc) from its record's ``p_correct`` / ``p_chance``
+    (choice tasks) or ``bpb`` (LM, generation); None when the record has neither."""
+    p, chance = record.get("p_correct"), record.get("p_chance")
+    if p is not None and chance is not None and chance < 1:
+        return (float(p) - chance) / (1.0 - chance)
+    bpb = record.get("bpb")
+    if bpb is not None:
+        return (2.0 ** -float(bpb) - BYTE_CHANCE) / (1.0 - BYTE_CHANCE)
+    return None
+
+
+def proxy_aggregate(proxies: Mapping[str, float | None], names: Iterable[str]) -> float | str:
+    """Mean standardised proxy over `names`, or DCLM's N/A string naming the tasks without one."""
+    names = list(names)
+    missing = [n for n in names if proxies.get(n) is None]
+    if missing:
+        return na_string(missing)
+    if not names:
+        return na_string([])
+    return sum(float(proxies[n]) for n in names) / len(names)

@@ -13,12 +13,13 @@ import sys
 from pathlib import Path
 
 from dcbench.cliargs import non_negative_int, positive_int
-from dcbench.errors import RunError
+from dcbench.errors import ConfigError, RunError
 
 from dcbench.eval.download import DEFAULT_BASE_URL, download_tasks
+from dcbench.eval.heldout import run_heldout
 from dcbench.eval.runner import default_tasks_dir, run_suite
 
-SUITES = ["core", "extended", "mmlu", "core+mmlu", "toy"]
+SUITES = ["core", "extended", "mmlu", "core+mmlu", "toy", "heldout"]
 
 EPILOG = """\
 examples:
@@ -27,10 +28,34 @@ examples:
   dcbench eval runs/model --suite mmlu --tokenizer gpt-neox-20b.json
   dcbench eval toy-suite --out toy_eval                   # the toy suite built from the toy pool's grammar
   dcbench eval runs/model --suite toy --tasks-dir toy_eval
+  dcbench eval runs/model --suite heldout --heldout toy_eval/heldout --pool toy_pool
+  dcbench eval runs/model --suite heldout --heldout fresh_news.jsonl --heldout fresh_code.jsonl --pool POOL
 
 `dcbench eval MODEL ...` is short for `dcbench eval run MODEL ...`.
-Suites: core (22 tasks), extended (53), mmlu (5-shot, 57 subjects macro-averaged), core+mmlu, toy.
+Suites: core (22 tasks), extended (53), mmlu (5-shot, 57 subjects macro-averaged), core+mmlu, toy,
+heldout (bits per byte on pages no pool contains, per source).
 Scores are centered accuracy with DCLM's random baselines (v2 by default, --version v1).
+
+Continuous proxies, from the same forward pass as accuracy, per task and per item in the results
+JSON ("items": lists in item order, the same in every run):
+  p_correct  probability of the correct choice: softmax over the choices of the per-token mean
+             log-likelihoods accuracy ranks (multiple-choice and schema tasks)
+  margin     mean log-likelihood of the correct choice minus the best wrong one's (> 0 iff correct)
+  bpb        the correct answer's bits per UTF-8 byte (generation tasks: under teacher forcing)
+Each task's proxy is 0 at chance and 1 when perfect: choice tasks (mean p_correct - c) / (1 - c),
+c = mean of 1/choices; LM and generation tasks (2^-bpb - 2^-8) / (1 - 2^-8), bpb the mean over
+items. CORE-proxy (EXTENDED-, MMLU-, TOY-proxy) is the plain mean of the task proxies over the
+headline's tasks, N/A when one is missing. Proxies separate small models where accuracy sits at
+chance; they are ours, not DCLM's, and CORE itself is unchanged.
+
+Held-out pages (--suite heldout --heldout FILE|DIR, repeatable): jsonl (or .jsonl.gz/.zst/.parquet)
+records with "text" and optionally "source" (default: the file's name). Each page is scored from
+end-of-text in windows of the model's context; a source's bpb is its bits over its UTF-8 bytes and
+HELDOUT-bpb the mean over sources (lower is better). --pool DIR (repeatable: a pool or dataset
+dir, or shard files) is read first: pages whose exact text it contains are not scored, and are
+counted and listed in the results (a warning says how many). `dcbench eval toy-suite --out DIR`
+writes the toy pool's held-out pages to DIR/heldout/.
+
 Models run in fp32, as DCLM evaluates; --precision bf16 is faster on GPUs, is recorded in the
 results JSON, and is not accepted on official leaderboard tiers. --seed replaces every task's
 few-shot seed (1234), as DCLM's evaluator does.
@@ -74,6 +99,13 @@ def add_commands(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
                         "recorded in the results JSON, and not accepted on official leaderboard tiers)")
     r.add_argument("--seed", type=non_negative_int, default=None,
                    help="replace every task's few-shot seed (default each task's own, 1234), as DCLM's --seed does")
+    r.add_argument("--exclude-contaminated", default=None, metavar="REPORT",
+                   help="score only the items a `dcbench contamination` report found clean (its contamination.json); "
+                        "the results record it under clean_subset and are marked PARTIAL")
+    r.add_argument("--heldout", action="append", default=None, metavar="FILE|DIR",
+                   help="with --suite heldout: pages to score (jsonl records with text[, source]); repeat it")
+    r.add_argument("--pool", action="append", default=None, metavar="DIR|FILE",
+                   help="with --suite heldout: a pool whose pages are not held out (exact text); repeat it")
     r.set_defaults(func=_run)
 
     d = esub.add_parser("download", help="fetch LLM-Foundry's task files (CORE, EXTENDED, MMLU)",
@@ -97,9 +129,13 @@ def _run(args: argparse.Namespace) -> int:
     if output is None:
         base = Path(args.model)
         output = str((base if base.is_dir() else base.parent) / f"eval_{args.suite.replace('+', '_')}.json")
+    if args.suite == "heldout":
+        return _run_heldout(args, output)
+    if args.heldout or args.pool:
+        raise ConfigError("--heldout and --pool go with --suite heldout")
     results = run_suite(args.model, args.suite, tasks_dir=args.tasks_dir, out_path=output, version=args.version,
                         batch_size=args.batch_size, limit=args.limit, tokenizer=args.tokenizer, threads=args.threads,
-                        precision=args.precision, seed=args.seed)
+                        precision=args.precision, seed=args.seed, exclude_contaminated=args.exclude_contaminated)
     print(f"\nresults -> {output}")
     reasons = results.get("incomplete_reasons") or []
     if reasons:
@@ -108,6 +144,21 @@ def _run(args: argparse.Namespace) -> int:
     if results.get("partial"):
         print(f"eval {args.suite}: PARTIAL scores: " + "; ".join(results.get("partial_reasons") or []),
               file=sys.stderr)
+    return 0
+
+
+def _run_heldout(args: argparse.Namespace, output: str) -> int:
+    if args.exclude_contaminated:
+        raise ConfigError("--exclude-contaminated goes with the task suites (toy, core, ...), not --suite heldout")
+    if args.heldout is None:
+        raise ConfigError("--suite heldout needs pages to score: pass --heldout FILE.jsonl (repeat it, or name a "
+                          "folder); for the toy pool, `dcbench eval toy-suite --out DIR` writes DIR/heldout/")
+    results = run_heldout(args.model, args.heldout, pools=args.pool or (), out_path=output,
+                          batch_size=args.batch_size, limit=args.limit, tokenizer=args.tokenizer,
+                          threads=args.threads, precision=args.precision)
+    print(f"\nresults -> {output}")
+    if results.get("partial"):
+        print("eval heldout: PARTIAL scores: " + "; ".join(results["partial_reasons"]), file=sys.stderr)
     return 0
 
 

@@ -19,21 +19,36 @@
   correct when the output ``startswith`` any label. Decoding drops special
   tokens only (end of text), so NeoX's 50256, an ordinary token there, stays
   in the text as in LLM-Foundry's ``batch_decode(skip_special_tokens=True)``.
+
+Continuous proxies, per item, from the same forward pass as accuracy (issue 15):
+
+* ``p_correct`` (multiple_choice, schema): the correct choice's share of
+  ``softmax(-mean CE)`` over the choices: the per-choice log-likelihoods the
+  accuracy rule ranks, normalised over the choices (argmax = the chosen one).
+* ``margin`` (multiple_choice, schema): ``-mean CE`` of the correct choice minus the
+  best wrong one's (> 0: correct; < 0: wrong; 0 only on a tie).
+* ``bpb``: the correct continuation's summed negative log-likelihood in bits per
+  UTF-8 byte of the continuation text (its leading space included, as it is
+  scored). For generation tasks it is the answer under teacher forcing, one
+  extra forward over context + ``{delimiter's trailing whitespace}{answer}``
+  as the shots write it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import string
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Collection, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from dcbench.errors import DataError
 
-from dcbench.eval.prompts import GenerationItem, ScoredItem, build_items
+from dcbench.eval.prompts import (ContinuationTooLong, GenerationItem, ScoredItem, answer_in_context, build_items,
+                                  encode, strip_example, trim_left)
 from dcbench.eval.tasks import GENERATION, LANGUAGE_MODELING, TaskConfig
 from dcbench.training.model import KVCache, OpenLM
 
@@ -73,10 +88,12 @@ def _pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, device) -> torch.Tens
 
 
 @torch.no_grad()
-def continuation_scores(model: Any, pairs: Sequence[tuple[Sequence[int], Sequence[int]]], *, pad_id: int = 0,
-                        batch_size: int = 8, precision: str = "fp32",
-                        on_batch: Callable[[list[int]], None] | None = None) -> tuple[list[float], list[bool]]:
-    """Mean continuation cross-entropy and "argmax reproduces every token" per (context, continuation).
+def continuation_stats(model: Any, pairs: Sequence[tuple[Sequence[int], Sequence[int]]], *, pad_id: int = 0,
+                       batch_size: int = 8, precision: str = "fp32",
+                       on_batch: Callable[[list[int]], None] | None = None
+                       ) -> tuple[list[float], list[bool], list[float]]:
+    """Per (context, continuation): mean cross-entropy, "argmax reproduces every token", and the
+    summed cross-entropy (nats) of the continuation, all from one forward.
 
     Sequences are run longest first in right-padded batches of `batch_size`;
     `on_batch(rows)` hears which pairs each batch finished.
@@ -94,6 +111,7 @@ def continuation_scores(model: Any, pairs: Sequence[tuple[Sequence[int], Sequenc
     order = sorted(range(len(pairs)), key=lambda i: -(len(pairs[i][0]) + len(pairs[i][1])))
     ce = [0.0] * len(pairs)
     exact = [False] * len(pairs)
+    nll = [0.0] * len(pairs)
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         seqs = [list(pairs[i][0]) + list(pairs[i][1]) for i in rows]
@@ -106,9 +124,19 @@ def continuation_scores(model: Any, pairs: Sequence[tuple[Sequence[int], Sequenc
             pred = logits[r, n_ctx - 1:n_ctx + n_cont - 1].float()
             target = ids[r, n_ctx:n_ctx + n_cont]
             ce[i] = F.cross_entropy(pred, target).item()
+            nll[i] = F.cross_entropy(pred, target, reduction="sum").item()
             exact[i] = bool((pred.argmax(dim=-1) == target).all())
         if on_batch is not None:
             on_batch(rows)
+    return ce, exact, nll
+
+
+def continuation_scores(model: Any, pairs: Sequence[tuple[Sequence[int], Sequence[int]]], *, pad_id: int = 0,
+                        batch_size: int = 8, precision: str = "fp32",
+                        on_batch: Callable[[list[int]], None] | None = None) -> tuple[list[float], list[bool]]:
+    """Mean continuation cross-entropy and "argmax reproduces every token" per (context, continuation)."""
+    ce, exact, _ = continuation_stats(model, pairs, pad_id=pad_id, batch_size=batch_size, precision=precision,
+                                      on_batch=on_batch)
     return ce, exact
 
 
@@ -117,9 +145,33 @@ def pick_choice(losses: Sequence[float]) -> int:
     return min(range(len(losses)), key=lambda j: (losses[j], j))
 
 
-def score_items(model: Any, items: Sequence[ScoredItem], *, lm: bool = False, pad_id: int = 0,
-                batch_size: int = 8, precision: str = "fp32", on_done: OnDone | None = None) -> list[bool]:
-    """Correctness per item: lowest-loss choice == gold (MC, schema) or all-argmax (`lm`).
+def bits_per_byte(nll_nats: float, text: str) -> float | None:
+    """Summed negative log-likelihood (nats) as bits per UTF-8 byte of `text`; None without text."""
+    n_bytes = len(text.encode("utf-8"))
+    return nll_nats / math.log(2) / n_bytes if n_bytes else None
+
+
+def choice_proxies(losses: Sequence[float], gold: int) -> tuple[float, float | None]:
+    """(p_correct, margin) from per-choice mean cross-entropies: log-likelihood -CE per choice,
+    normalised over the choices; margin None for a single choice."""
+    ll = [-c for c in losses]
+    top = max(ll)
+    z = sum(math.exp(v - top) for v in ll)
+    p_correct = math.exp(ll[gold] - top) / z
+    wrong = [v for j, v in enumerate(ll) if j != gold]
+    return p_correct, (ll[gold] - max(wrong) if wrong else None)
+
+
+def _continuation_text(item: ScoredItem) -> str:
+    """The gold continuation as scored (its leading space included); "" for hand-built items."""
+    return item.texts[item.gold][1] if item.texts else ""
+
+
+def score_items_proxies(model: Any, items: Sequence[ScoredItem], *, lm: bool = False, pad_id: int = 0,
+                        batch_size: int = 8, precision: str = "fp32",
+                        on_done: OnDone | None = None) -> tuple[list[bool], dict[str, list | None]]:
+    """Correctness per item (see `score_items`) and its proxies, from the same forward pass:
+    ``{"p_correct": [...] | None, "bpb": [...], "margin": [...] | None}`` (None lists for `lm`).
 
     `on_done(n)` hears progress in items: each scored choice counts 1/len(choices).
     """
@@ -132,16 +184,28 @@ def score_items(model: Any, items: Sequence[ScoredItem], *, lm: bool = False, pa
     if on_done is not None:
         def on_batch(rows: list[int]) -> None:
             on_done(sum(1.0 / len(items[owner[r]].pairs) for r in rows))
-    ce, exact = continuation_scores(model, flat, pad_id=pad_id, batch_size=batch_size, precision=precision,
-                                    on_batch=on_batch)
-    per_item_ce: list[list[float]] = [[] for _ in items]
-    per_item_exact: list[list[bool]] = [[] for _ in items]
-    for k, c, e in zip(owner, ce, exact):
-        per_item_ce[k].append(c)
-        per_item_exact[k].append(e)
+    ce, exact, nll = continuation_stats(model, flat, pad_id=pad_id, batch_size=batch_size, precision=precision,
+                                        on_batch=on_batch)
+    per_item: list[list[int]] = [[] for _ in items]
+    for r, k in enumerate(owner):
+        per_item[k].append(r)
+    bpb = [bits_per_byte(nll[rows[item.gold]], _continuation_text(item)) for rows, item in zip(per_item, items)]
     if lm:
-        return [all(e) for e in per_item_exact]
-    return [pick_choice(c) == item.gold for c, item in zip(per_item_ce, items)]
+        return [all(exact[r] for r in rows) for rows in per_item], {"p_correct": None, "bpb": bpb, "margin": None}
+    losses = [[ce[r] for r in rows] for rows in per_item]
+    correct = [pick_choice(c) == item.gold for c, item in zip(losses, items)]
+    pm = [choice_proxies(c, item.gold) for c, item in zip(losses, items)]
+    return correct, {"p_correct": [p for p, _ in pm], "bpb": bpb, "margin": [m for _, m in pm]}
+
+
+def score_items(model: Any, items: Sequence[ScoredItem], *, lm: bool = False, pad_id: int = 0,
+                batch_size: int = 8, precision: str = "fp32", on_done: OnDone | None = None) -> list[bool]:
+    """Correctness per item: lowest-loss choice == gold (MC, schema) or all-argmax (`lm`).
+
+    `on_done(n)` hears progress in items: each scored choice counts 1/len(choices).
+    """
+    return score_items_proxies(model, items, lm=lm, pad_id=pad_id, batch_size=batch_size, precision=precision,
+                               on_done=on_done)[0]
 
 
 # ---------------------------------------------------------------- generation
@@ -315,10 +379,66 @@ def _special_id(tokenizer: Any, attr: str, token: str) -> int | None:
     return None
 
 
+def teacher_forced_bpb(model: Any, tokenizer: Any, cfg: TaskConfig, examples: Sequence[Any],
+                       items: Sequence[GenerationItem], *, pad_id: int = 0, batch_size: int = 8,
+                       precision: str = "fp32") -> list[float | None]:
+    """Bits per byte of each generation item's answer given its prompt, as the shots write an answer
+    (``{chain_of_thought}{cot_delimiter}{answer}`` when the file has chains of thought) after the
+    whitespace the prompt's right-strip took off the continuation delimiter. None for an answer
+    that cannot fit beside any context."""
+    has_cot = any(getattr(ex, "chain_of_thought", None) is not None for ex in examples)
+    gap = cfg.continuation_delimiter[len(cfg.continuation_delimiter.rstrip()):]
+    pairs, texts, rows = [], [], []
+    for k, item in enumerate(items):
+        text = gap + answer_in_context(cfg, strip_example(examples[item.index]), has_cot=has_cot)
+        cont = encode(tokenizer, text)
+        try:
+            ctx = trim_left(item.context_ids, cont, cfg.max_seq_len)
+        except ContinuationTooLong:
+            continue
+        if ctx and cont:
+            pairs.append((ctx, cont))
+            texts.append(text)
+            rows.append(k)
+    _, _, nll = continuation_stats(model, pairs, pad_id=pad_id, batch_size=batch_size, precision=precision)
+    out: list[float | None] = [None] * len(items)
+    for k, text, v in zip(rows, texts, nll):
+        out[k] = bits_per_byte(v, text)
+    return out
+
+
+def _mean(values: Sequence[float | None] | None) -> float | None:
+    present = [v for v in values or () if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def _item_record(items: Sequence[Any], correct: Sequence[bool], proxies: dict[str, list | None]) -> dict[str, Any]:
+    """The per-item lists the results JSON keeps (aligned by item order; `index` = row in the task file)."""
+    return {"index": [it.index for it in items], "correct": [int(c) for c in correct],
+            "p_correct": proxies["p_correct"], "bpb": proxies["bpb"], "margin": proxies["margin"]}
+
+
+def _proxy_means(items: Sequence[Any], proxies: dict[str, list | None]) -> dict[str, float | None]:
+    """Per-task means of the proxies and, for choice tasks, the p_correct of indifference (mean 1/choices)."""
+    out = {k: _mean(v) for k, v in proxies.items()}
+    out["p_chance"] = _mean([1 / len(it.pairs) for it in items]) if proxies["p_correct"] is not None else None
+    return out
+
+
 def evaluate_task(model: Any, tokenizer: Any, cfg: TaskConfig, examples: Sequence[Any], *, batch_size: int = 8,
                   limit: int | None = None, pad_id: int | None = None, eos_id: int | None = None,
                   precision: str = "fp32", on_done: OnDone | None = None) -> dict:
-    """Accuracy of `model` on one task.
+    """Accuracy of `model` on one task: `score_task`'s first half (without the extra teacher-forced
+    pass a generation task's bpb needs)."""
+    return score_task(model, tokenizer, cfg, examples, batch_size=batch_size, limit=limit, pad_id=pad_id,
+                      eos_id=eos_id, precision=precision, on_done=on_done, teacher_forcing=False)[0]
+
+
+def score_task(model: Any, tokenizer: Any, cfg: TaskConfig, examples: Sequence[Any], *, batch_size: int = 8,
+               limit: int | None = None, pad_id: int | None = None, eos_id: int | None = None,
+               precision: str = "fp32", on_done: OnDone | None = None,
+               teacher_forcing: bool = True, exclude: Collection[int] = ()) -> tuple[dict, dict]:
+    """Accuracy of `model` on one task, and its continuous proxies: (result, proxies).
 
     Returns ``{"accuracy", "n", "skipped"}`` and, with ``cfg.has_categories``,
     ``"per_category": {category: accuracy}`` and ``"per_category_n"``; then
@@ -330,6 +450,13 @@ def evaluate_task(model: Any, tokenizer: Any, cfg: TaskConfig, examples: Sequenc
     works: padding is on the right and never scored). ``n`` counts the scored
     items; ``skipped`` those whose continuation alone fills ``cfg.max_seq_len``
     (see `eval.prompts`), which are not scored. `on_done(n)` hears progress in items.
+    Without `teacher_forcing` a generation task's bpb is left None (no extra pass).
+    Items whose example position is in `exclude` (contaminated ones) are not scored; the
+    few-shot pool stays the whole file, so the others are prompted exactly as in a full run.
+
+    `proxies` (module doc): ``"p_correct"``, ``"bpb"``, ``"margin"``, the per-task means (None
+    where the task type has none), ``"p_chance"``, the mean of 1/choices (choice tasks), and
+    ``"items"``, the per-item lists ``{"index", "correct", "p_correct", "bpb", "margin"}``.
     """
     if limit is not None and limit < 1:
         raise ValueError("limit must be >= 1")
@@ -337,6 +464,10 @@ def evaluate_task(model: Any, tokenizer: Any, cfg: TaskConfig, examples: Sequenc
         raise DataError(f"task {cfg.label!r}: no examples")
     skipped: list[int] = []
     items = build_items(cfg, examples, tokenizer, limit=limit, skipped=skipped)
+    if exclude:
+        items = [it for it in items if it.index not in exclude]
+        if not items:
+            raise DataError(f"task {cfg.label!r}: every item is excluded as contaminated; nothing to score")
     if not items:
         raise DataError(f"task {cfg.label!r}: all {len(skipped)} items have continuations longer than the model's "
                         f"max_seq_len {cfg.max_seq_len}; nothing to score")
@@ -347,9 +478,13 @@ def evaluate_task(model: Any, tokenizer: Any, cfg: TaskConfig, examples: Sequenc
             eos_id = _special_id(tokenizer, "eos_token_id", "<|endoftext|>")
         correct, _ = score_generation(model, tokenizer, cfg, items, eos_id=eos_id, pad_id=pad_id,
                                       batch_size=batch_size, precision=precision, on_done=on_done)
+        bpb = teacher_forced_bpb(model, tokenizer, cfg, examples, items, pad_id=pad_id, batch_size=batch_size,
+                                 precision=precision) if teacher_forcing else [None] * len(items)
+        proxies: dict[str, list | None] = {"p_correct": None, "bpb": bpb, "margin": None}
     else:
-        correct = score_items(model, items, lm=cfg.icl_task_type == LANGUAGE_MODELING, pad_id=pad_id,
-                              batch_size=batch_size, precision=precision, on_done=on_done)
+        correct, proxies = score_items_proxies(model, items, lm=cfg.icl_task_type == LANGUAGE_MODELING,
+                                               pad_id=pad_id, batch_size=batch_size, precision=precision,
+                                               on_done=on_done)
     n = len(correct)
     result: dict = {"label": cfg.label, "num_fewshot": cfg.num_fewshot, "accuracy": sum(correct) / n, "n": n,
                     "skipped": len(skipped)}
@@ -359,4 +494,4 @@ def evaluate_task(model: Any, tokenizer: Any, cfg: TaskConfig, examples: Sequenc
             hits.setdefault(item.category, []).append(ok)
         result["per_category"] = {c: sum(v) / len(v) for c, v in sorted(hits.items())}
         result["per_category_n"] = {c: len(v) for c, v in sorted(hits.items())}
-    return result
+    return result, {**_proxy_means(items, proxies), "items": _item_record(items, correct, proxies)}

@@ -2,7 +2,9 @@
 
 A toy suite directory holds LLM-Foundry-format jsonl task files
 (`toy/<task>.jsonl`) and `suite.json`, the task specs with their random
-baselines, the generator's inputs and the suite's content id. The items are
+baselines, the generator's inputs and the suite's content id; beside them
+`heldout/<source>.jsonl`, fresh pages for the held-out suite (`eval.heldout`),
+which the suite's id does not cover. The items are
 drawn from the toy pool's language (held out from every pool) by
 `dcbench.flows.toy_suite` (`dcbench eval toy-suite --out DIR`); this module only
 defines the tasks and reads, writes and aggregates suites, so the evaluator

@@ -8,9 +8,15 @@ page, from `templates/leaderboard.html.j2`:
   point per result with hover details; a click on a point opens its recipe;
 * a tier filter (buttons) that shows one tier in the plot and the sections below;
 * per tier: a ranking table (by CORE; toy tiers by TOY; ranks restart per track), MMLU and
-  EXTENDED beside it, and the epochs each model trained over its data; a per-task table (a row per submission, a column per task, shaded
+  EXTENDED beside it, and the epochs each model trained over its data; the runs of one dataset
+  (seeds) are one entry with its mean, the number of seeds and the 95% interval over them
+  (`leaderboard.groups`), and a column says whether each entry is statistically separable
+  from the next one down (paired bootstrap over items and seeds: `leaderboard.compare`);
+  a per-task table (a row per submission, a column per task, shaded
   relative within each task); both sort when a header is clicked;
-* each submission's recipe, dataset statistics and hyperparameters in a `<details>` block.
+* each submission's recipe, dataset statistics and hyperparameters in a `<details>` block;
+* where a submission carries a contamination report (`dcbench contamination`), its per-task share
+  of contaminated items beside the task's accuracy and in full in the `<details>` block.
 
 DCLM's run names are long (up to ~230 characters); the page shows the data part first and the
 training configuration under it, smaller. Our submissions (source "dcbench") and DCLM's
@@ -30,6 +36,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from dcbench.atomic import write_atomic
 from dcbench.leaderboard.figure import core_vs_compute
+from dcbench.leaderboard.groups import group_rows, has_separability, has_seeds, mark_separable
 from dcbench.leaderboard.rowfacts import (
     MISSING, REFERENCE_SOURCE, Scale, dig, is_reference, num, row_name, sci, si, split_name, task_accuracies,
     tier_size, training_flops)
@@ -99,12 +106,39 @@ def _rank_table(rows: Sequence[Mapping[str, Any]], toy: bool, scale: Scale,
     tracks: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         tracks.setdefault(str(row.get("track") or ""), []).append(row)
-    groups = [{"track": track, "rows": [
-        {"id": row.get("id"), "ref": is_reference(row), "rank": rank, "name": _name(row, anchors[id(row)]),
-         "track": track, "cells": [_score_cell(scale, row.get(k)) for k in [primary, *others]],
-         "epochs": _epochs_cell(row), "created": str(row.get("created") or "")}
-        for rank, row in enumerate(_ranked(members, primary), 1)]} for track, members in tracks.items()]
-    return {"primary": primary, "columns": [primary, *others], "groups": groups, "track_heads": len(tracks) > 1}
+    entries = {}
+    for track, members in tracks.items():
+        entries[track] = group_rows(members, primary)
+        mark_separable(entries[track], primary)
+    every = [e for es in entries.values() for e in es]
+    seeds, sep = has_seeds(every), has_separability(every)
+    groups = [{"track": track, "rows": [_entry_view(e, rank, track, [primary, *others], scale, anchors)
+                                        for rank, e in enumerate(es, 1)]} for track, es in entries.items()]
+    return {"primary": primary, "columns": [primary, *others], "groups": groups, "track_heads": len(tracks) > 1,
+            "seeds": seeds, "separable": sep, "width": 6 + len(others) + 1 + 2 * seeds + sep}
+
+
+SEPARABLE_TEXT = {True: ("separable", "statistically separable from the entry below (95%)"),
+                  False: ("not separable", "no detectable difference from the entry below at this size"),
+                  None: ("?", "no test possible: no per-item values and fewer than 2 seeds on a side")}
+
+
+def _entry_view(e: Mapping[str, Any], rank: int, track: str, columns: list[str], scale: Scale,
+                anchors: Mapping[int, str]) -> dict[str, Any]:
+    first = e["rows"][0]
+    interval = None
+    if e["low"] is not None:
+        interval = {"text": f"{scale.text(e['low'])} \u2013 {scale.text(e['high'])}",
+                    "title": f"sd {scale.text(e['sd'])}; seeds: " + ", ".join(
+                        f"{s if s is not None else '?'}: {scale.text(v)}" for s, v in zip(e["seeds"], e["scores"])),
+                    "v": f"{scale.pct(e['low']):.4f}"}
+    sep = SEPARABLE_TEXT[e["separable_next"]] if e["has_next"] else (MISSING, "no entry below")
+    return {"id": e["id"], "ref": is_reference(first), "rank": rank, "name": _name(first, anchors[id(first)]),
+            "track": track, "cells": [_score_cell(scale, e.get(k)) for k in columns],
+            "epochs": _epochs_cell(first if e["n"] == 1 else e), "created": str(first.get("created") or ""),
+            "n": e["n"], "interval": interval, "separable": {"text": sep[0], "title": sep[1],
+                                                             "cls": {True: "sep", False: "nosep"}.get(
+                                                                 e["separable_next"], "")}}
 
 
 def _epochs_cell(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -124,10 +158,35 @@ def _task_table(rows: Sequence[Mapping[str, Any]], toy: bool, scale: Scale,
         return None
     spans = {t: _span([a[t] for a in accs if t in a]) for t in tasks}
     primary = "toy" if toy else "core"
-    return {"primary": primary, "tasks": [{"name": t, "parts": t.split("_")} for t in tasks], "rows": [
+    contam = [_contamination(r) for r in rows]
+    return {"primary": primary, "tasks": [{"name": t, "parts": t.split("_")} for t in tasks],
+            "contaminated": any(c for c in contam), "rows": [
         {"id": row.get("id"), "ref": is_reference(row), "name": _name(row, anchors[id(row)]),
          "score": _score_cell(scale, row.get(primary)),
-         "cells": [_task_cell(a.get(t), spans[t]) for t in tasks]} for row, a in zip(rows, accs)]}
+         "cells": [{**_task_cell(a.get(t), spans[t]), "contam": _contam_mark(c.get(t))} for t in tasks]}
+        for row, a, c in zip(rows, accs, contam)]}
+
+
+def _contamination(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    """task -> {items, contaminated, share} from the submission's contamination report ({} without one)."""
+    tasks = dig(row, "submission", "contamination", "tasks")
+    return tasks if isinstance(tasks, Mapping) else {}
+
+
+def _contam_text(entry: Any) -> str | None:
+    share = num(entry.get("share")) if isinstance(entry, Mapping) else None
+    if share is None:
+        return None
+    return f"{entry.get('contaminated')} of {entry.get('items')} items ({100 * share:.1f}%)"
+
+
+def _contam_mark(entry: Any) -> dict[str, str] | None:
+    """A contaminated task's mark in the per-task table (None when the report found it clean or is absent)."""
+    text = _contam_text(entry)
+    if text is None or not num(entry.get("share")):
+        return None
+    return {"text": f"\u26a0{100 * num(entry['share']):.1f}%",
+            "title": f"{text} share an n-gram with this submission's dataset (dcbench contamination)"}
 
 
 def _span(values: list[float]) -> tuple[float, float]:
@@ -186,6 +245,9 @@ def _recipe(row: Mapping[str, Any], anchor: str) -> dict[str, Any]:
             "hyperparameters": (_pairs(sub.get("hyperparameters") or {})
                                 if isinstance(sub.get("hyperparameters"), Mapping) else []),
             "model": dig(sub, "model", "name") if is_reference(row) else None,
+            "contamination": [(t, {"text": _contam_text(e) or MISSING, "full": None})
+                              for t, e in _contamination(row).items()],
+            "ngram": dig(sub, "contamination", "ngram"),
             "flops": sci(flops) if flops is not None else None}
 
 

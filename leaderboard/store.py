@@ -3,7 +3,7 @@
     Store("board.sqlite") | Store("sqlite:///abs/path.sqlite") | Store("postgresql://user@host/db")
 
 Tables: `schema_version` (one row), `submissions` (the whole document as JSON
-plus indexed columns for ranking and duplicate checks) and `task_results`
+plus indexed columns for ranking, duplicate checks and seed groups: `dataset_id`, `seed`) and `task_results`
 (one row per submission and task). The schema is brought up to date by numbered
 migrations when a store is opened; a store written by a newer dcbench is refused.
 All SQL is written with `?` placeholders and translated to the driver's style,
@@ -21,7 +21,7 @@ import contextlib
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from dcbench.errors import ConfigError, DataError
 from dcbench.leaderboard import rules
@@ -30,10 +30,33 @@ from dcbench.tiers import TIERS
 
 SOURCES = ("dcbench", "dclm-reference")
 COLUMNS = ("id", "name", "tier", "track", "core", "extended", "mmlu", "toy", "created", "source", "model_id",
-           "eval_id", "suite", "version", "epochs")
+           "eval_id", "suite", "version", "epochs", "dataset_id", "seed")
 
-# (version, statements): each brings the schema from version-1 to version.
-MIGRATIONS: list[tuple[int, list[str]]] = [
+
+def _backfill_groups(store: "Store") -> None:
+    """Schema 5: the dataset id and training seed of entries stored before, read from their documents."""
+    for row in store._query("SELECT id, doc FROM submissions"):
+        try:
+            doc = json.loads(row["doc"])
+        except ValueError:
+            continue
+        store._execute("UPDATE submissions SET dataset_id = ?, seed = ? WHERE id = ?",
+                       (*_group_values(doc if isinstance(doc, dict) else {}), row["id"]))
+
+
+def _group_values(doc: dict[str, Any]) -> tuple[str | None, int | None]:
+    """(dataset id, training seed) of a document: runs of one dataset at one tier are seeds of one entry."""
+    dataset = (doc.get("chain") or {}).get("dataset")
+    model = doc.get("model") if isinstance(doc.get("model"), dict) else {}
+    seed = model.get("seed")
+    if seed is None:  # entries from before `model.seed`: the seed their tier record trained with
+        seed = (model.get("tier_record") or {}).get("seed")
+    return (str(dataset) if dataset else None,
+            seed if isinstance(seed, int) and not isinstance(seed, bool) else None)
+
+
+# (version, steps): each brings the schema from version-1 to version; a step is SQL or a function.
+MIGRATIONS: list[tuple[int, list[str | Callable[["Store"], None]]]] = [
     (1, [
         "CREATE TABLE submissions (id TEXT PRIMARY KEY, name TEXT NOT NULL, tier TEXT NOT NULL, "
         "track TEXT NOT NULL, core DOUBLE PRECISION, extended DOUBLE PRECISION, mmlu DOUBLE PRECISION, "
@@ -55,6 +78,12 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     (4, [  # the duplicate rule, enforced by the database (NULLs never collide)
         "CREATE UNIQUE INDEX submissions_model_unique ON submissions (model_id)",
         "CREATE UNIQUE INDEX submissions_eval_unique ON submissions (eval_id)",
+    ]),
+    (5, [  # seeds as an axis: the leaderboard groups the runs of one dataset at one tier
+        "ALTER TABLE submissions ADD COLUMN dataset_id TEXT",
+        "ALTER TABLE submissions ADD COLUMN seed INTEGER",
+        "CREATE INDEX submissions_dataset ON submissions (dataset_id)",
+        _backfill_groups,
     ]),
 ]
 BUSY_TIMEOUT_S = 60  # how long a SQLite writer waits for another writer's lock
@@ -163,7 +192,7 @@ class Store:
                 if version <= current:
                     continue
                 for s in statements:
-                    self._apply(s)
+                    s(self) if callable(s) else self._apply(s)
                 self._execute("UPDATE schema_version SET version = ?", (version,))
 
     def _apply(self, statement: str) -> None:
@@ -222,7 +251,7 @@ class Store:
                   number_or_none(aggs.get("MMLU")), number_or_none(aggs.get("TOY")),
                   str(doc.get("created") or ""), doc.get("source", "dcbench"), chain.get("model"), chain.get("eval"),
                   ev.get("suite"), ev.get("version"), number_or_none((doc.get("model") or {}).get("epochs")),
-                  json.dumps(doc, sort_keys=True, ensure_ascii=False))
+                  *_group_values(doc), json.dumps(doc, sort_keys=True, ensure_ascii=False))
         cols = (*COLUMNS, "doc")
         self._execute(f"INSERT INTO submissions ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", values)
 

@@ -14,9 +14,11 @@ hyperparameters and the evaluation results. `leaderboard.rules.check` judges it;
      "dataset": {documents_in, documents_kept, quarantined, steps: [{name, in, kept, removed, ...}]},
      "tokens": {sequences, tokens, seq_len},
      "tokenizer": {sha256, vocab_size},
-     "model": {tier_record, overrides, off_leaderboard, steps, tokens_trained, final_loss, epochs},
+     "model": {tier_record, overrides, off_leaderboard, steps, tokens_trained, final_loss, epochs, seed},
      "eval": {suite, version, tasks: {name: accuracy}, aggregates: {CORE, EXTENDED, MMLU, TOY}, complete,
-              missing, limit},
+              missing, limit, random_baselines: {name: percent}, suite_id,
+              items: {name: {correct, p_correct, bpb, margin}}},
+     "contamination": null | {id, ngram, suite, tasks: {name: {items, contaminated, share}}},
      "created", "dcbench"}
 
 The artefacts are found from a run directory through the id chain: the model's config
@@ -24,6 +26,16 @@ records its tokens directory, the tokens' manifest records where its dataset was
 the dataset's manifest holds the recipe. Evaluation results are found where `dcbench eval`
 writes them by default (`eval_<suite>.json` beside the model), preferring the tier's suite
 and results whose id chain names this model.
+
+The contamination report (`dcbench contamination`) is attached when the dataset directory holds
+contamination.json, or when `dcbench submit --contamination FILE` names one; a report of another
+dataset is refused. Only its per-task counts and shares travel with the entry.
+
+The training seed (`dcbench train --seed`) is part of the model's id (its manifest records it as an
+override when it is not the tier's) and is shown as `model.seed`; runs of one dataset with different
+seeds are repeats, which the leaderboard groups. The evaluation's per-item values travel with the
+entry (`eval.items`, floats to 6 decimals) so that `dcbench compare` and the page's separability
+tests can use leaderboard entries.
 """
 
 from __future__ import annotations
@@ -46,7 +58,9 @@ CHAIN = ("pool", "dataset", "tokens", "model", "eval")
 HEADLINE = ("CORE", "EXTENDED", "MMLU", "TOY")
 # Tier fields that only change memory use, not the math (DCLM lets `--acc` vary), and numbers
 # derived from the others (a change shows up in the field it follows from).
-FREE_FIELDS = ("accum", "micro_batch", "params", "tokens", "steps")
+# The seed is not a setting either: runs that differ only by it are repeats (grouped on the leaderboard).
+FREE_FIELDS = ("accum", "micro_batch", "params", "tokens", "steps", "seed")
+ITEM_DIGITS = 6  # decimals kept of per-item values in a submission
 
 
 def tier_differences(trained: dict[str, Any], reference: dict[str, Any]) -> list[str]:
@@ -122,7 +136,8 @@ def eval_id_of(results: dict[str, Any]) -> str:
         "limit": results.get("limit"),
         "tasks": {k: [v["accuracy"], v["n"]] for k, v in (results.get("tasks") or {}).items()},
         "code": results.get("dcbench"),
-        **({"precision": results["precision"]} if results.get("precision", "fp32") != "fp32" else {})})
+        **({"precision": results["precision"]} if results.get("precision", "fp32") != "fp32" else {}),
+        **({"clean_subset": results["clean_subset"].get("report_id")} if results.get("clean_subset") else {})})
 
 
 EVAL_FILES = ("eval_{suite}.json", "eval_*.json", "eval.json", "results.json", "eval/*.json")
@@ -242,7 +257,54 @@ def _eval_part(results: dict[str, Any]) -> dict[str, Any]:
             "tasks": {k: v.get("accuracy") for k, v in (results.get("tasks") or {}).items()},
             "aggregates": {k: number_or_none(aggregates.get(k)) for k in HEADLINE if k in aggregates},
             "complete": bool(results.get("complete")), "missing": list(results.get("missing") or []),
-            "limit": results.get("limit"), "precision": _precision(results)}
+            "limit": results.get("limit"), "precision": _precision(results),
+            "random_baselines": {k: v.get("random_baseline") for k, v in (results.get("tasks") or {}).items()
+                                 if isinstance(v, dict) and v.get("random_baseline") is not None},
+            "suite_id": results.get("suite_id"), "items": _items_part(results.get("items"))}
+
+
+def _items_part(items: Any) -> dict[str, Any] | None:
+    """Per-item values (`dcbench eval`'s `items`), floats rounded to ITEM_DIGITS decimals; None when absent."""
+    if not isinstance(items, dict):
+        return None
+
+    def compact(values: Any) -> Any:
+        if not isinstance(values, list):
+            return None
+        return [round(v, ITEM_DIGITS) if isinstance(v, float) else v for v in values]
+
+    return {str(t): {k: compact(v) for k, v in m.items()} for t, m in items.items() if isinstance(m, dict)}
+
+
+CONTAMINATION_FILE = "contamination.json"  # where `dcbench contamination` writes its report in a dataset dir
+
+
+def _contamination_path(given: str | Path | None, dataset_path: Path) -> Path | None:
+    """`--contamination FILE`, else the dataset directory's contamination.json when it is there."""
+    if given:
+        return Path(given)
+    found = dataset_path / CONTAMINATION_FILE
+    return found if found.is_file() else None
+
+
+def _contamination_part(path: Path | None, dataset_id: str) -> dict[str, Any] | None:
+    """The per-task shares of a `dcbench contamination` report of this dataset; None without a report."""
+    if path is None:
+        return None
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: cannot read the contamination report ({e})") from e
+    if not isinstance(report, dict) or report.get("kind") != "contamination" or not isinstance(report.get("tasks"),
+                                                                                               dict):
+        raise DataError(f"{path}: not a report of `dcbench contamination`")
+    measured = (report.get("dataset") or {}).get("id")
+    if measured != dataset_id:
+        raise DataError(f"{path} measured dataset {measured}, but this run's dataset is {dataset_id}: run "
+                        f"`dcbench contamination DATASET` on the run's dataset, or leave --contamination out")
+    return {"id": report.get("id"), "ngram": report.get("ngram"), "suite": report.get("suite"),
+            "tasks": {str(k): {"items": t.get("items"), "contaminated": t.get("contaminated"), "share": t.get("share")}
+                      for k, t in report["tasks"].items() if isinstance(t, dict)}}
 
 
 def _precision(results: dict[str, Any]) -> str | None:
@@ -278,7 +340,12 @@ def _model_part(man: Manifest, model_path: Path, official, tokens_man: Manifest 
     return {"tier_record": trained, "overrides": overrides, "changed_fields": changed,
             "off_leaderboard": bool(set(overrides) - FREE_ON_OFFICIAL) or bool(changed), "steps": steps,
             "tokens_trained": int(tokens_trained), "final_loss": man.extra.get("final_loss"),
-            "epochs": _epochs(man, tokens_man, trained, steps)}
+            "epochs": _epochs(man, tokens_man, trained, steps), "seed": _seed(trained)}
+
+
+def _seed(trained: dict[str, Any]) -> int | None:
+    seed = trained.get("seed")
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
 
 def _epochs(model_man: Manifest, tokens_man: Manifest | None, trained: dict[str, Any], steps: int) -> float | None:
@@ -295,13 +362,14 @@ def _epochs(model_man: Manifest, tokens_man: Manifest | None, trained: dict[str,
 def build_submission(run_dir: str | Path | None = None, *, dataset_dir: str | Path | None = None,
                      tokens_dir: str | Path | None = None, model_dir: str | Path | None = None,
                      eval_json: str | Path | None = None, name: str | None = None,
-                     hash_files: bool = True) -> dict[str, Any]:
+                     hash_files: bool = True, contamination: str | Path | None = None) -> dict[str, Any]:
     """Read the artefacts of one run into a submission document (see the module docstring).
 
     Give `run_dir` (a `dcbench train --out` directory, or a reproduce-style directory holding
     dataset/, tokens/, model/), or the explicit paths; what is not given is found through the id
     chain. A DataError says what to pass when the dataset (so the recipe) or the results cannot be
-    found. The name defaults to the recipe's. `hash_files` re-hashes local shards.
+    found. The name defaults to the recipe's. `hash_files` re-hashes local shards. `contamination`: a
+    `dcbench contamination` report of the dataset (default: DATASET/contamination.json when present).
     """
     dataset_path, tokens_path, model_path = _resolve_paths(run_dir, dataset_dir, tokens_dir, model_dir)
     errors: list[str] = []
@@ -363,6 +431,7 @@ def build_submission(run_dir: str | Path | None = None, *, dataset_dir: str | Pa
         },
         "model": _model_part(model_man, model_path, official, tokens_man),
         "eval": _eval_part(results),
+        "contamination": _contamination_part(_contamination_path(contamination, dataset_path), dataset_man.id),
         "created": now_iso(),
         "dcbench": __version__,
     }

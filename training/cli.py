@@ -23,8 +23,12 @@ examples:
   torchrun --nproc_per_node 8 -m dcbench.cli train --tier 400M-1x --data tokens/ --out runs/400m
   dcbench train --tier toy-1m-1x --data tokens/ --out runs/small --init-from runs/big/model/model.pt --inherit-layers 2
 
+  dcbench train --tier toy-250k-1x --data tokens/ --out runs/model-s2 --seed 2   # another seed, same data
+
 Official tiers keep DCLM's hyperparameters: --set is refused there unless --off-leaderboard.
-Re-running the same command resumes from the latest checkpoint.
+--seed is allowed everywhere: it is part of the model's id, and the leaderboard shows the seeds of one
+dataset as one entry (mean, standard deviation, 95% interval). Without it the tier's seed is used.
+Re-running the same command resumes from the latest checkpoint (of the same seed).
 """
 
 TOKENIZE_EPILOG = """\
@@ -96,6 +100,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a hyperparameter (lr, warmup, global_batch, ...); needs --off-leaderboard on "
                          "official tiers")
+    tr.add_argument("--seed", type=non_negative_int, default=None,
+                    help="training seed: weight initialisation and the data order after the first pass (default: "
+                         "the tier's, 124); part of the model's id")
     tr.add_argument("--off-leaderboard", action="store_true", help="mark the run as not comparable")
     tr.add_argument("--init-from", default=None, help="Inheritune: a checkpoint of a larger model")
     tr.add_argument("--inherit-layers", type=positive_int, default=None, help="Inheritune: how many blocks to copy")
@@ -162,19 +169,20 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.threads is not None:  # every train() below, --grow's rounds included, reads it as its default
         os.environ[THREADS_ENV] = str(args.threads)
+    overrides = _with_seed(parse_overrides(args.set), args.seed, get_tier(args.tier).seed)
     if args.grow:
         if not (args.init_from and args.val_data):
             raise ConfigError("--grow needs --init-from (the reference checkpoint) and --val-data (held-out tokens)")
         grown = grow_until(args.init_from, get_tier(args.tier), args.data, args.val_data, args.out,
                            start_layers=args.inherit_layers, max_rounds=args.max_rounds,
-                           overrides=parse_overrides(args.set) or None, amp=not args.no_amp,
+                           overrides=overrides or None, amp=not args.no_amp,
                            steps_per_round=args.max_steps)  # grown models are off-leaderboard by nature
         verdict = "reached" if grown.reached else "did not reach"
         print(f"grow: {len(grown.rounds)} rounds, {verdict} the reference's validation loss "
               f"{grown.reference_loss:.4f} -> {grown.final_dir}")
         return 0
     result = train(get_tier(args.tier), args.data, args.out, max_steps=args.max_steps,
-                   overrides=parse_overrides(args.set) or None, off_leaderboard=args.off_leaderboard,
+                   overrides=overrides or None, off_leaderboard=args.off_leaderboard,
                    init_from=args.init_from, inherit_layers=args.inherit_layers,
                    checkpoint_every=args.checkpoint_every, amp=not args.no_amp, peak_flops=args.peak_flops,
                    threads=args.threads)
@@ -183,6 +191,17 @@ def _train(args: argparse.Namespace) -> int:
     budget = result.tier.steps
     note = "" if result.steps >= budget else f" (stopped early: the tier's budget is {budget:,} steps)"
     passes = f", {result.epochs:.1f} epochs" if result.epochs is not None else ""
-    print(f"model {result.manifest_id}: {result.steps:,} steps, {result.tokens:,} tokens{passes}, final loss "
+    print(f"model {result.manifest_id} (seed {result.tier.seed}): {result.steps:,} steps, "
+          f"{result.tokens:,} tokens{passes}, final loss "
           f"{result.final_loss:.4f}{note} -> {result.model_path}")
     return 0
+
+
+def _with_seed(overrides: dict, seed: int | None, tier_seed: int) -> dict:
+    """--seed as the `seed` override (none for the tier's own seed, so its model ids stay as they were)."""
+    if seed is None:
+        return overrides
+    if "seed" in overrides and overrides["seed"] != seed:
+        raise ConfigError(f"--seed {seed} and --set seed={overrides['seed']} disagree: give one")
+    rest = {k: v for k, v in overrides.items() if k != "seed"}
+    return rest if seed == tier_seed else {**rest, "seed": seed}

@@ -20,8 +20,14 @@ Layout under ``out``::
     tokenizer/tokenizer.json   the tier's BPE (small tiers)
     NAME/dataset/              `dcbench process` output
     NAME/tokens/               token shards (+ a copy of the shared tokenizer)
-    NAME/model/                `dcbench train` run directory
+    NAME/model/                `dcbench train` run directory (the tier's seed)
     NAME/eval/SUITE.json       evaluation results
+    NAME/seed-S/model/, NAME/seed-S/eval/   the other training seeds (``seeds`` > 1)
+
+``seeds=N`` trains N models of every dataset, with training seeds tier seed, tier seed + 1, ...
+(weight initialisation and data order; the seed is part of each model's id), so the leaderboard
+shows each recipe as one entry with its mean and 95% interval over seeds, and `dcbench compare
+OUT/A OUT/B` compares two recipes over items and seeds.
 
 Every stage resumes: re-running skips finished work. `submit_all` then checks
 each result against the tier's rules, ranks those that pass on a leaderboard store
@@ -47,6 +53,8 @@ from dcbench.errors import ConfigError, DataError
 from dcbench.eval.runner import run_suite
 from dcbench.flows.toy_setup import ensure_toy_setup
 from dcbench.leaderboard.rules import check, format_rejections
+from dcbench.leaderboard.compare import t_interval
+from dcbench.leaderboard.html import with_documents
 from dcbench.leaderboard.store import Store
 from dcbench.leaderboard.submission import build_submission
 from dcbench.leaderboard.table import format_leaderboard
@@ -95,10 +103,25 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def _model_done(model_dir: Path, tokens_id: str, steps: int) -> bool:
+def _model_done(model_dir: Path, tokens_id: str, steps: int, overrides: dict[str, Any]) -> bool:
     man = _read_json(model_dir / "manifest.json")
-    return bool(man and man.get("kind") == "model" and man.get("inputs", {}).get("tokens") == tokens_id
+    inputs = (man or {}).get("inputs", {})
+    return bool(man and man.get("kind") == "model" and inputs.get("tokens") == tokens_id
+                and (inputs.get("overrides") or {}) == overrides
                 and man.get("extra", {}).get("steps") == steps and (model_dir / "model" / "model.pt").is_file())
+
+
+def training_seeds(tier, seeds: int) -> list[int]:
+    """The training seeds of `seeds` repeats: the tier's own first (its model ids stay as they were)."""
+    if seeds < 1:
+        raise ConfigError(f"--seeds {seeds}: train at least 1 seed")
+    return [tier.seed + i for i in range(seeds)]
+
+
+def seed_dirs(rdir: Path, seed: int, tier) -> dict[str, Path]:
+    """model/ and eval/ of one training seed: beside the dataset for the tier's seed, else in seed-S/."""
+    base = rdir if seed == tier.seed else rdir / f"seed-{seed}"
+    return {"model": base / "model", "eval": base / "eval"}
 
 
 def _eval_done(path: Path, model_id: str) -> dict[str, Any] | None:
@@ -141,6 +164,7 @@ class _Plan:
     workers: int | None
     seed: int
     clock: _Clock
+    train_seeds: tuple[int, ...] = ()
 
     @property
     def suite(self) -> str:
@@ -149,16 +173,19 @@ class _Plan:
 
 def reproduce(*, tier: str = "toy-250k-1x", pool: str | None = None, out: str = "runs/reproduce",
               recipes=DEFAULT_RECIPES, workers: int | None = None, max_steps: int | None = None,
-              seed: int = 0, progress: Callable[[str], Any] | None = print) -> list[dict[str, Any]]:
+              seed: int = 0, seeds: int = 1,
+              progress: Callable[[str], Any] | None = print) -> list[dict[str, Any]]:
     """Run each recipe through process -> tokenize -> train -> eval; see the module docstring.
 
-    Returns one summary per recipe: its run directories, the manifest ids (dataset,
-    tokens, model), the eval results (with the suite's aggregate under `score`),
-    and the seconds each stage took in this call.
+    `seed` makes the toy pool and the token shuffle; `seeds` is how many models each dataset
+    trains (training seeds: `training_seeds`). Returns one summary per recipe and training seed:
+    its run directories, the manifest ids (dataset, tokens, model), the training seed, the eval
+    results (with the suite's aggregate under `score`), and the seconds each stage took in this call.
     """
     say = progress or (lambda *_: None)
     clock = _Clock(say)
     tier_obj = get_tier(tier)
+    train_seeds = tuple(training_seeds(tier_obj, seeds))
     if not recipes:
         raise ConfigError("reproduce needs at least one recipe")
     keys = [recipe_key(r) for r in recipes]
@@ -174,8 +201,9 @@ def reproduce(*, tier: str = "toy-250k-1x", pool: str | None = None, out: str = 
     try:
         tokenizer, sha = _shared_tokenizer(tier_obj, pool, root, clock)
         total_steps = min(tier_obj.steps, max_steps) if max_steps is not None else tier_obj.steps
-        plan = _Plan(tier_obj, pool, tasks_dir, tokenizer, sha, total_steps, max_steps, workers, seed, clock)
-        summaries = [_run_recipe(key, recipe, root / key, plan) for key, recipe in built]
+        plan = _Plan(tier_obj, pool, tasks_dir, tokenizer, sha, total_steps, max_steps, workers, seed, clock,
+                     train_seeds)
+        summaries = [s for key, recipe in built for s in _run_recipe(key, recipe, root / key, plan)]
     finally:
         if ours:
             ray.shutdown()
@@ -209,17 +237,31 @@ def _shared_tokenizer(tier, pool: str, root: Path, clock: _Clock) -> tuple[str, 
     return path, sha
 
 
-def _run_recipe(key: str, recipe, rdir: Path, plan: _Plan) -> dict[str, Any]:
-    """process -> tokenize -> train -> eval for one recipe, each stage skipped when already done."""
-    dirs = {"dataset": rdir / "dataset", "tokens": rdir / "tokens", "model": rdir / "model", "eval": rdir / "eval"}
+def _run_recipe(key: str, recipe, rdir: Path, plan: _Plan) -> list[dict[str, Any]]:
+    """process -> tokenize once, then train -> eval per training seed, each stage skipped when already done."""
+    shared = {"dataset": rdir / "dataset", "tokens": rdir / "tokens"}
     seconds: dict[str, float] = {}
-    dataset_id, kept = _process(key, recipe, dirs, plan, seconds)
-    tokens, tok_copy = _tokenize(key, dirs, plan, seconds)
-    model_id, final_loss, trained = _train(key, tokens.id, dirs, plan, seconds)
-    results_path, results, evaluated = _evaluate(key, model_id, dirs, plan, seconds)
+    dataset_id, kept = _process(key, recipe, shared, plan, seconds)
+    tokens, tok_copy = _tokenize(key, shared, plan, seconds)
+    out = []
+    for train_seed in plan.train_seeds or (plan.tier.seed,):
+        dirs = {**shared, **seed_dirs(rdir, train_seed, plan.tier)}
+        times = dict(seconds) if not out else {}  # the shared stages count once, with the first seed
+        label = key if len(plan.train_seeds) <= 1 else f"{key} seed {train_seed}"
+        model_id, final_loss, trained = _train(label, tokens.id, dirs, plan, times, train_seed)
+        results_path, results, evaluated = _evaluate(label, model_id, dirs, plan, times)
+        out.append(_summary(key, recipe, plan, dirs, results_path, tok_copy, (dataset_id, tokens, model_id),
+                            kept, final_loss, results, times, trained, evaluated, train_seed))
+    return out
+
+
+def _summary(key, recipe, plan: _Plan, dirs, results_path, tok_copy, ids, kept, final_loss, results, seconds,
+             trained, evaluated, train_seed) -> dict[str, Any]:
+    dataset_id, tokens, model_id = ids
     score = _suite_score(results, plan.suite)
     return {
-        "recipe": key, "recipe_id": recipe.id, "tier": plan.tier.name, "suite": plan.suite, "pool": str(plan.pool),
+        "recipe": key, "seed": train_seed, "recipe_id": recipe.id, "tier": plan.tier.name, "suite": plan.suite,
+        "pool": str(plan.pool),
         "dirs": {k: str(v) for k, v in dirs.items()}, "eval_path": str(results_path),
         "tokenizer": str(tok_copy), "tokenizer_sha256": plan.tokenizer_sha,
         "ids": {"dataset": dataset_id, "tokens": tokens.id, "model": model_id, "eval": results.get("id")},
@@ -255,14 +297,15 @@ def _tokenize(key: str, dirs: dict[str, Path], plan: _Plan, seconds: dict[str, f
 
 
 def _train(key: str, tokens_id: str, dirs: dict[str, Path], plan: _Plan,
-           seconds: dict[str, float]) -> tuple[str, Any, bool]:
+           seconds: dict[str, float], train_seed: int) -> tuple[str, Any, bool]:
     done = plan.clock.start(f"{key}: train {plan.tier.name} for {plan.total_steps:,} steps")
-    if _model_done(dirs["model"], tokens_id, plan.total_steps):
+    overrides = {"seed": train_seed} if train_seed != plan.tier.seed else {}
+    if _model_done(dirs["model"], tokens_id, plan.total_steps, overrides):
         man = _read_json(dirs["model"] / "manifest.json")
         model_id, final_loss, trained = man["id"], man["extra"].get("final_loss"), False
     else:
         res = train(plan.tier, str(dirs["tokens"]), str(dirs["model"]), max_steps=plan.max_steps,
-                    log_every=100, log=lambda s: plan.clock.say(f"    {key}: {s}"),
+                    overrides=overrides or None, log_every=100, log=lambda s: plan.clock.say(f"    {key}: {s}"),
                     warn=lambda s: print(f"    {key}: {s}", file=sys.stderr, flush=True))
         model_id, final_loss, trained = res.manifest_id, res.final_loss, True
     seconds["train"] = done()
@@ -291,13 +334,35 @@ def _evaluate(key: str, model_id: str, dirs: dict[str, Path], plan: _Plan,
 
 
 def _report(summaries: list[dict[str, Any]], suite: str, total: float, say: Callable[[str], Any]) -> None:
-    """The recipes ranked by score, with the seconds of each stage."""
+    """The recipes ranked by (mean) score, with the spread over seeds and the seconds of each stage."""
     say(f"[reproduce] done in {total:.1f} s ({suite.upper()}):")
-    for s in sorted(summaries, key=lambda s: s["score"] if isinstance(s["score"], float) else float("-inf"),
-                    reverse=True):
-        shown = f"{s['score']:.4f}" if isinstance(s["score"], float) else s["score"]
-        stages_s = ", ".join(f"{k} {v:.0f}s" for k, v in s["seconds"].items())
-        say(f"  {s['recipe']:<16} {shown:>8}   ({stages_s})")
+    by_recipe: dict[str, list[dict[str, Any]]] = {}
+    for s in summaries:
+        by_recipe.setdefault(s["recipe"], []).append(s)
+
+    def mean(runs: list[dict[str, Any]]) -> float:
+        scores = [r["score"] for r in runs if isinstance(r["score"], float)]
+        return sum(scores) / len(scores) if scores else float("-inf")
+
+    for recipe, runs in sorted(by_recipe.items(), key=lambda kv: mean(kv[1]), reverse=True):
+        m = mean(runs)
+        shown = f"{m:.4f}" if m != float("-inf") else runs[0]["score"]
+        seconds: dict[str, float] = {}
+        for r in runs:
+            for k, v in r["seconds"].items():
+                seconds[k] = seconds.get(k, 0.0) + v
+        stages_s = ", ".join(f"{k} {v:.0f}s" for k, v in seconds.items())
+        spread = _spread(runs) if len(runs) > 1 else ""
+        say(f"  {recipe:<16} {shown:>8}{spread}   ({stages_s})")
+
+
+def _spread(runs: list[dict[str, Any]]) -> str:
+    """` over 3 seeds: sd 0.0123, 95% [0.1, 0.2]` (Student t over the seeds' scores)."""
+    found = t_interval([r["score"] for r in runs if isinstance(r["score"], float)])
+    if found is None:
+        return f" over {len(runs)} seeds"
+    _, sd, low, high = found
+    return f" over {len(runs)} seeds: sd {sd:.4f}, 95% interval [{low:.4f}, {high:.4f}]"
 
 
 def submit_all(summaries: list[dict[str, Any]], store_path: str, tier: str,
@@ -308,16 +373,18 @@ def submit_all(summaries: list[dict[str, Any]], store_path: str, tier: str,
     store = Store(store_path)
     ranked = {row["id"] for row in store.list(tier=tier)}
     not_ranked = []
+    several = len({s.get("seed") for s in summaries}) > 1
     for s in summaries:
         d = s["dirs"]
+        label = f"{s['recipe']} seed {s.get('seed')}" if several else s["recipe"]
         submission = build_submission(dataset_dir=d["dataset"], tokens_dir=d["tokens"], model_dir=d["model"],
                                       eval_json=s["eval_path"], name=s["recipe"])
         if submission["id"] in ranked:
             continue
         rejected = check(submission, store)
         if rejected:
-            say(f"{s['recipe']}: not ranked:\n{format_rejections(rejected)}")
-            not_ranked.append(s["recipe"])
+            say(f"{label}: not ranked:\n{format_rejections(rejected)}")
+            not_ranked.append(label)
             continue
         store.add(submission)
     return store, not_ranked
@@ -332,4 +399,5 @@ def not_ranked_error(not_ranked: list[str], total: int, max_steps: int | None, t
 
 
 def leaderboard_table(store: Store, tier: str) -> str:
-    return format_leaderboard(store.list(tier=tier), tier=tier)
+    """The tier's table, seeds grouped, with separability over items (the documents carry them)."""
+    return format_leaderboard(with_documents(store, store.list(tier=tier)), tier=tier)

@@ -6,6 +6,7 @@ Three stages' products under one folder:
     OUT/quality/fasttext_hq_vs_pool.bin                        its quality classifier (baselines),
                                                                what recipes/dclm_baseline.yaml scores with
     OUT/eval/                                                  the toy evaluation suite (eval's format)
+    OUT/eval/heldout/                                          fresh pages for `--suite heldout`
 
 The classifier follows DCLM's recipe: the high-quality reference set against
 raw pool pages, with DCLM's fastText settings (100k buckets keep it small).
@@ -45,7 +46,9 @@ def set_up_toy(out: str, *, n_docs: int = DEFAULT_DOCS, n_shards: int = DEFAULT_
             f"{report.train_precision_at_1:.3f} -> {out}/{TOY_CLASSIFIER}")
     suite = build_toy_suite(f"{out}/{EVAL_DIR}", seed=seed)
     say(f"toy evaluation suite: {len(suite['tasks'])} held-out tasks -> {out}/{EVAL_DIR} "
-        f"(dcbench eval MODEL --suite toy --tasks-dir {out}/{EVAL_DIR})")
+        f"(dcbench eval MODEL --suite toy --tasks-dir {out}/{EVAL_DIR}), and held-out pages -> "
+        f"{out}/{EVAL_DIR}/heldout (dcbench eval MODEL --suite heldout --heldout {out}/{EVAL_DIR}/heldout "
+        f"--pool {out})")
     return manifest
 
 
