@@ -37,6 +37,10 @@ The only thing a submission changes is the data. A typical session:
   dcbench train --tier toy-250k-1x --data runs/tokens --out runs/model
   dcbench eval toy-suite --out toy_eval && dcbench eval runs/model --suite toy --tasks-dir toy_eval
   dcbench mix --help                           # data mixing laws: propose, run, fit, optimize
+  dcbench submit runs/model                    # check the tier's rules, then `dcbench leaderboard`
+  dcbench plan RECIPE --pool pool/             # what a run will cost, before it runs
+  dcbench diff runs/a runs/b                   # pages one recipe kept and the other removed, and why
+  dcbench compare runs/a runs/b                # is A's data better than B's? (paired bootstrap)
   dcbench steps                                # what a recipe can use
   dcbench scales                               # the scale tiers
 
