@@ -60,12 +60,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from dcbench.flows.reproduce import DEFAULT_RECIPES, reproduce  # noqa: E402
-from dcbench.leaderboard.compare import (METRICS, compare_runs, pair, run_from_results,  # noqa: E402
-                                         t_interval)
+from dcbench.leaderboard.compare import (METRICS, NO_DIFFERENCE, compare_runs, pair,  # noqa: E402
+                                         run_from_results, t_interval)
 from dcbench.table import format_table  # noqa: E402
 
 TIER = "toy-250k-1x"
-UNDECIDED = "no detectable difference at this size"
+UNDECIDED = NO_DIFFERENCE
 HEADLINE = ("TOY", "TOY-proxy")
 ITEM_METRICS = ("p_correct", "bpb", "margin")
 ALL_METRICS = (*HEADLINE, *ITEM_METRICS)

@@ -47,6 +47,8 @@ from dcbench.eval.suites import core_task_names
 from dcbench.manifest import MANIFEST_NAME, Manifest
 from dcbench.table import format_table
 
+NO_DIFFERENCE = "no detectable difference at this size"  # the verdict when the interval holds 0
+
 METRICS = {  # name -> (what it is, higher is better)
     "correct": ("accuracy (1 when the model's choice is right)", True),
     "p_correct": ("probability mass on the correct choice, normalised over the choices", True),
@@ -312,7 +314,7 @@ def _summary(name: str, items: int, a: float, b: float, reps: np.ndarray, higher
         verdict = "A better" if (low > 0) == higher_better else "B better"
         needed = None
     else:
-        verdict = "no detectable difference at this size"
+        verdict = NO_DIFFERENCE
         needed = items_needed(items, se, diff)
     return Difference(name, items, a, b, diff, low, high, se, p, verdict, needed)
 
@@ -408,7 +410,7 @@ def separable(a_docs: Sequence[Mapping[str, Any]], b_docs: Sequence[Mapping[str,
     try:
         result = compare_runs([run_from_submission(d) for d in a_docs], [run_from_submission(d) for d in b_docs],
                               samples=samples, seed=seed)
-        return result.aggregate.verdict != "no detectable difference at this size"
+        return result.aggregate.verdict != NO_DIFFERENCE
     except (DataError, ConfigError):
         pass
     return _welch_separable([_score(d) for d in a_docs], [_score(d) for d in b_docs])
@@ -469,7 +471,7 @@ def format_comparison(c: Comparison, a_label: str, b_label: str) -> str:
 
 
 def verdict_text(d: Difference) -> str:
-    if d.verdict != "no detectable difference at this size":
+    if d.verdict != NO_DIFFERENCE:
         return d.verdict
     if d.items_needed is None:
         return f"{d.verdict} (no difference observed over {d.items:,} items)"
