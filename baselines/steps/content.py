@@ -296,6 +296,18 @@ _BULLETS = ("\u25cf", "\u2022", "*", "-")
 _ELLIPSES = ("...", ". . .", "\u2026")
 
 
+def _bullet_lines(text: str) -> tuple[int, int]:
+    """(lines starting with a bullet, stripped non-empty lines)."""
+    lines = _stripped_lines(text)
+    return sum(1 for line in lines if line.startswith(_BULLETS)), len(lines)
+
+
+def _ellipsis_lines(text: str) -> tuple[int, int]:
+    """(lines ending with an ellipsis, stripped non-empty lines)."""
+    lines = _stripped_lines(text)
+    return sum(1 for line in lines if line.endswith(_ELLIPSES)), len(lines)
+
+
 @step("filter", targets=("bullets",), ranges={"max_bullet_start_ratio": FRACTION})
 def bullet_count_filter(*, max_bullet_start_ratio: float = 0.9) -> Mapper:
     """Drop pages where more than max_bullet_start_ratio × lines start with "●", "•", "*" or "-" (DCLM bullet_count_filter).
@@ -304,16 +316,14 @@ def bullet_count_filter(*, max_bullet_start_ratio: float = 0.9) -> Mapper:
     """
 
     def why(page: Page) -> str:
-        lines = _stripped_lines(page[TEXT_KEY])
-        bullets = sum(1 for line in lines if line.startswith(_BULLETS))
+        bullets, lines = _bullet_lines(page[TEXT_KEY])
         return because("lines starting with a bullet", bullets, ">",
-                       f"{max_bullet_start_ratio!r} × {len(lines):,} lines")
+                       f"{max_bullet_start_ratio!r} × {lines:,} lines")
 
     @explained_by(why)
     def keep(page: Page) -> list[Page]:
-        lines = _stripped_lines(page[TEXT_KEY])
-        bullets = sum(1 for line in lines if line.startswith(_BULLETS))
-        return [] if bullets > max_bullet_start_ratio * len(lines) else [page]
+        bullets, lines = _bullet_lines(page[TEXT_KEY])
+        return [] if bullets > max_bullet_start_ratio * lines else [page]
 
     return keep
 
@@ -326,16 +336,14 @@ def ellipsis_count_filter(*, max_ellipsis_end_ratio: float = 0.3) -> Mapper:
     """
 
     def why(page: Page) -> str:
-        lines = _stripped_lines(page[TEXT_KEY])
-        ellipses = sum(1 for line in lines if line.endswith(_ELLIPSES))
+        ellipses, lines = _ellipsis_lines(page[TEXT_KEY])
         return because("lines ending with an ellipsis", ellipses, ">",
-                       f"{max_ellipsis_end_ratio!r} × {len(lines):,} lines")
+                       f"{max_ellipsis_end_ratio!r} × {lines:,} lines")
 
     @explained_by(why)
     def keep(page: Page) -> list[Page]:
-        lines = _stripped_lines(page[TEXT_KEY])
-        ellipses = sum(1 for line in lines if line.endswith(_ELLIPSES))
-        return [] if ellipses > max_ellipsis_end_ratio * len(lines) else [page]
+        ellipses, lines = _ellipsis_lines(page[TEXT_KEY])
+        return [] if ellipses > max_ellipsis_end_ratio * lines else [page]
 
     return keep
 

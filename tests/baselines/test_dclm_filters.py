@@ -21,20 +21,10 @@ from dcbench.baselines.steps.metadata import GITHUB_EXTENSIONS, page_draw
 from dcbench.baselines.steps.repetition import ngram_fraction
 from dcbench.baselines.units import sentence_tokenizer_available
 from dcbench.errors import ConfigError
+from tests.baselines.test_content import build, keeps
 
 NEW_STEPS = ("repetition_filter", "substring_filter", "line_length_filter", "alphanumeric_char_ratio_filter",
              "alphabetic_characters_to_tokens_filter", "random_sampling_filter", "github_extension_filter")
-
-
-def build(name, **params):
-    return get(name).build(params)
-
-
-def keeps(mapper, text, **extra):
-    page = {"text": text, **extra}
-    out = mapper(page)
-    assert out in ([], [page])
-    return bool(out)
 
 
 def test_new_steps_are_listed_with_a_summary():

@@ -16,17 +16,7 @@ import pytest
 from dcbench.baselines.registry import get
 from dcbench.baselines.steps import pagekeys
 from dcbench.errors import ConfigError
-
-
-def run(name: str, text, **params):
-    """The page text after the step, or None when the page is dropped."""
-    mapper = get(name).build(params)
-    page = {"text": text, "url": "u"}
-    out = mapper(page)
-    if not out:
-        return None
-    assert out == [page] and page["url"] == "u"
-    return page["text"]
+from tests.baselines.test_lines import run
 
 
 def test_listed_with_dclm_parameters():
